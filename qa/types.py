@@ -1,0 +1,67 @@
+"""Result types shared by the core and both front ends.
+
+They are plain dataclasses; the CLI's JSON is their ``dataclasses.asdict``
+(see DESIGN.md, "Contracts").
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Hit:
+    """One retrieved passage with its document's metadata."""
+
+    rank: int
+    doc_id: str
+    chunk_id: str
+    score: float
+    text: str
+    title: str
+    source: str | None
+    date: str | None  # YYYY-MM-DD
+    path: str | None
+    start: int  # char offsets of ``text`` in the original file
+    end: int
+
+
+@dataclass
+class Citation(Hit):
+    """A passage cited by an answer; ``n`` is its ``[n]`` marker."""
+
+    n: int = 0
+
+
+@dataclass
+class Answer:
+    """An extractive answer: sentences with ``[n]`` markers and their sources."""
+
+    question: str
+    answer: str
+    abstained: bool
+    citations: list[Citation] = field(default_factory=list)
+
+
+@dataclass
+class SourceInfo:
+    """One indexed article, as listed by ``qa sources`` and the bot's /sources."""
+
+    doc_id: str
+    title: str
+    source: str | None
+    date: str | None
+    path: str | None
+    language: str
+    passages: int
+
+
+@dataclass
+class CorpusStats:
+    """What the index holds, for /start and ``qa sources``."""
+
+    documents: int
+    passages: int
+    outlets: list[str]
+    date_min: str | None
+    date_max: str | None
