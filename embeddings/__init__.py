@@ -1,0 +1,1 @@
+"""Text to vectors (offline models) and vectors to a FAISS index."""

@@ -1,0 +1,64 @@
+"""Embedding cache keyed by content hash, so a rebuild re-embeds only new text.
+
+One SQLite file per model fingerprint under the cache directory; a corrupt or
+unreadable cache is set aside and started afresh (it only saves time).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def text_key(text: str) -> str:
+    """The cache key of a text (sha1 of its UTF-8 bytes)."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """``text -> vector`` for one model."""
+
+    def __init__(self, path: Path, dim: int) -> None:
+        self.path = path
+        self.dim = dim
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError as exc:
+            log.warning("embedding cache %s unreadable (%s); starting a new one", path, exc)
+            path.replace(path.with_suffix(".corrupt"))
+            self.db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=30)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
+        db.execute("SELECT count(*) FROM vec LIMIT 1").fetchone()
+        return db
+
+    def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
+        """Cached vectors for those of ``keys`` that are present."""
+        found: dict[str, np.ndarray] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(part))})"
+            for key, blob in self.db.execute(q, part):
+                v = np.frombuffer(blob, dtype=np.float32)
+                if v.shape == (self.dim,):
+                    found[key] = v
+        return found
+
+    def put_many(self, items: dict[str, np.ndarray]) -> None:
+        """Store vectors."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                                [(k, np.asarray(v, np.float32).tobytes()) for k, v in items.items()])
+
+    def close(self) -> None:
+        self.db.close()

@@ -1,0 +1,259 @@
+"""Extractive answers: choose the sentences that answer, cite each, or abstain.
+
+Two kinds of question:
+
+- "What did X say (about Y)?" gathers sentences in which X is the speaker
+  (reported speech or quotes attributed to X) across all articles.
+- Anything else takes the best sentences of the top passages, scored by how
+  much of the question's (IDF-weighted) vocabulary they contain and by their
+  passage's retrieval score.
+
+Abstention: when no passage is semantically close (dense cosine) *and* the
+question's distinctive terms are missing from the best passages, the articles
+do not answer it, and we say so rather than dress up unrelated citations.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from qa.lexical import tokenize
+from qa.retrieve import PassageRow
+
+# Abstention thresholds, chosen on the whole eval set (see README, "Evaluation").
+DENSE_ANSWERABLE = 0.45  # a passage this close in meaning is on topic whatever the words
+COVERAGE_MIN = 0.5  # else: share of the question's IDF mass found in one passage
+DENSE_FLOOR = 0.25  # and the best passage must be at least this close
+MAX_SENTENCES = 3
+MAX_STATEMENTS = 8
+
+QUESTION_TERMS = frozenset(tokenize(
+    "what which who whom whose when where why how did does do say said says tell told think thought "
+    "mean happen happened according article articles news report reported reports question questions "
+    "now currently current latest new recent today present describe explain give list name kind"))
+SPEECH = re.compile(
+    r"\b(said|says|say|stated|states|told|tells|noted|notes|stressed|stresses|pointed out|announced|"
+    r"underlined|indicated|argued|argues|suggested|believes|believed|emphasi[sz]ed|emphasi[sz]es|added|"
+    r"explained|called|reiterated|urged|warned|insisted|confirmed|remarked|declared|commented|wrote|"
+    r"writes|according to|recalled|acknowledged|admitted|claimed|expressed|assured|spoke)\b",
+    re.IGNORECASE,
+)
+_QUOTE_START = re.compile(r"^[\"“«„'‘—–-]")
+_SAY_QUESTION = re.compile(
+    r"^\s*(?:so\s+)?what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+"
+    r"(?:say|said|saying|state|stated|tell|told|think|thought|claim|announce|argue|mean|comment|"
+    r"write|wrote|note|stress)\b(?P<rest>.*)$",
+    re.IGNORECASE,
+)
+_SAY_RU = re.compile(
+    r"^\s*что\s+(?:сказал|сказала|заявил|заявила|говорил|говорила|говорит|думает|считает)\s+"
+    r"(?P<who>[^?,]+?)(?P<rest>(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$",
+    re.IGNORECASE,
+)
+_RECENT = re.compile(
+    r"\b(now|nowadays|currently|current|latest|newest|new|today|recent|recently|at present|these days|"
+    r"this year|still)\b|сейчас|сегодня|нынешн|текущ|последн|новый|новая|новое|недавн",
+    re.IGNORECASE,
+)
+_TRANSLIT = dict(zip(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
+    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t",
+     "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
+))
+
+
+def transliterate(text: str) -> str:
+    """Russian Cyrillic to Latin letters (for matching names: Лавров -> Lavrov)."""
+    out = []
+    for ch in text:
+        low = ch.lower()
+        if low in _TRANSLIT:
+            t = _TRANSLIT[low]
+            out.append(t.capitalize() if ch != low else t)
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def wants_recent(question: str) -> bool:
+    """True for questions about the present ("now", "currently", "latest", ...)."""
+    return bool(_RECENT.search(question))
+
+
+@dataclass
+class SpeakerQuestion:
+    """A "what did X say" question: the speaker's surname and the topic, if any."""
+
+    surname: str
+    name: str
+    topic: str
+
+
+def parse_speaker_question(question: str) -> SpeakerQuestion | None:
+    """Recognise "What did X say (about Y)?" in English or Russian."""
+    m = _SAY_QUESTION.match(question) or _SAY_RU.match(question)
+    if not m:
+        return None
+    who = m.group("who").strip(" ?\"'“”«»")
+    who = re.sub(r"^(the|mr\.?|mrs\.?|ms\.?|dr\.?|г-н)\s+", "", who, flags=re.IGNORECASE)
+    if re.search("[а-яё]", who, re.IGNORECASE):
+        who = transliterate(who)
+        who = " ".join(w.capitalize() for w in who.split())
+    names = [w for w in re.findall(r"[A-Z][\w'-]+", who)]
+    if not names:
+        return None
+    rest = re.sub(r"^\s*(about|on|regarding|concerning|of|о|об|про)\b", "", m.group("rest") or "",
+                  flags=re.IGNORECASE)
+    return SpeakerQuestion(surname=names[-1], name=who, topic=rest.strip(" ?.!"))
+
+
+def question_terms(question: str) -> list[str]:
+    """The question's content terms (stemmed, without question words)."""
+    seen: list[str] = []
+    for t in tokenize(question):
+        if t not in QUESTION_TERMS and t not in seen:
+            seen.append(t)
+    return seen
+
+
+def idf(df: int, n: int) -> float:
+    """BM25-style inverse document frequency (never negative)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def coverage(terms: list[str], weights: dict[str, float], text: str) -> float:
+    """Share of the terms' IDF weight that occurs in ``text``."""
+    if not terms:
+        return 0.0
+    present = set(tokenize(text))
+    total = sum(weights.get(t, 0.0) for t in terms)
+    if total <= 0:
+        return 0.0
+    return sum(weights.get(t, 0.0) for t in terms if t in present) / total
+
+
+def should_abstain(best_dense: float, best_coverage: float) -> bool:
+    """Abstain unless some passage is close in meaning or shares the question's key terms."""
+    if best_dense >= DENSE_ANSWERABLE:
+        return False
+    return best_coverage < COVERAGE_MIN or best_dense < DENSE_FLOOR
+
+
+def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
+    """Whether ``sentence`` reports what ``surname`` said (or continues their quote)."""
+    low = sentence.lower()
+    sur = surname.lower()
+    for m in re.finditer(r"\b" + re.escape(sur) + r"\b", low):
+        after = sentence[m.end() : m.end() + 70]
+        before = sentence[max(0, m.start() - 40) : m.start()]
+        v_after = SPEECH.search(after)
+        if v_after and not re.search(r"[.;]\s", after[: v_after.start()]):
+            # "Lavrov said", "Lavrov, for his part, indicated" - but not "talks with X, Y said"
+            between = after[: v_after.start()]
+            if not re.search(r"\b[A-Z][a-z]+\s+(?:said|told|stated)\b", between) and len(between.split()) <= 8:
+                return True
+        if re.search(r"\b(said|says|stated|told|noted|according to|wrote|writes)\s+(?:[A-Z][\w.-]*\s+){0,3}$",
+                     before, re.IGNORECASE):
+            return True
+    if prev_attributed and _QUOTE_START.match(sentence.strip()):
+        names = re.findall(r"\b([A-Z][a-z]{2,})\s+(?:said|told|stated|noted|stressed)", sentence)
+        return not names
+    return False
+
+
+@dataclass
+class Picked:
+    """A sentence chosen for the answer, with the passage that cites it."""
+
+    text: str
+    passage: PassageRow
+    score: float
+    passage_score: float
+
+
+def when(p: PassageRow) -> str:
+    """A source's date for display: the stated date, else the latest year it mentions."""
+    if p.date:
+        return p.date
+    if p.year_hint:
+        return f"undated, mentions {p.year_hint}"
+    return "undated"
+
+
+def _year(p: PassageRow) -> int:
+    return int(p.date[:4]) if p.date else (p.year_hint or 0)
+
+
+def _similar(a: str, b: str) -> bool:
+    ta, tb = set(tokenize(a)), set(tokenize(b))
+    if not ta or not tb:
+        return a == b
+    return len(ta & tb) / len(ta | tb) > 0.6
+
+
+def _best_first(items: list[Picked], limit: int) -> list[Picked]:
+    out: list[Picked] = []
+    for it in sorted(items, key=lambda x: -x.score):
+        if any(_similar(it.text, o.text) for o in out):
+            continue
+        out.append(it)
+        if len(out) >= limit:
+            break
+    return out
+
+
+def pick_sentences(cands: list, rows: dict[int, PassageRow], terms: list[str], weights: dict[str, float],
+                   recent: bool, limit: int = MAX_SENTENCES) -> list[Picked]:
+    """The sentences of the top passages that best answer the question."""
+    if not cands:
+        return []
+    top = max(c.score for c in cands) or 1.0
+    years = [_year(rows[c.row]) for c in cands if _year(rows[c.row])]
+    y_min, y_max = (min(years), max(years)) if years else (0, 0)
+    items: list[Picked] = []
+    for rank, c in enumerate(cands[:5]):
+        p = rows[c.row]
+        pscore = c.score / top
+        if recent and y_max > y_min:
+            pscore += 0.5 * (_year(p) - y_min) / (y_max - y_min)
+        for _, _, text in p.sentences:
+            if len(text) < 25:
+                continue
+            cov = coverage(terms, weights, text)
+            items.append(Picked(text, p, cov + 0.6 * pscore + 0.3 * max(c.dense, 0), c.score))
+    picked = _best_first(items, limit)
+    if not picked:
+        return []
+    best = picked[0].score
+    picked = [p for p in picked if p.score >= 0.75 * best]
+    if recent:
+        picked.sort(key=lambda x: -_year(x.passage))
+    return picked
+
+
+def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname: str, terms: list[str],
+                    weights: dict[str, float], limit: int = MAX_STATEMENTS) -> list[Picked]:
+    """Sentences in which ``surname`` is the speaker, most relevant first, spread over articles."""
+    items: list[Picked] = []
+    for row, p in rows.items():
+        prev = False
+        for _, _, text in p.sentences:
+            attributed = is_statement_by(text, surname, prev)
+            prev = attributed
+            if attributed:
+                rel = cos.get(row, 0.0) + (coverage(terms, weights, text) if terms else 0.0)
+                items.append(Picked(text, p, rel, cos.get(row, 0.0)))
+    ranked = _best_first(items, limit * 3)
+    # Round-robin over articles (each in its best-first order) so more than one is heard.
+    by_doc: dict[str, list[Picked]] = {}
+    for it in ranked:
+        by_doc.setdefault(it.passage.doc_id, []).append(it)
+    out: list[Picked] = []
+    while len(out) < limit and any(by_doc.values()):
+        for doc in sorted(by_doc, key=lambda d: -(by_doc[d][0].score if by_doc[d] else -9)):
+            if by_doc[doc] and len(out) < limit:
+                out.append(by_doc[doc].pop(0))
+    out.sort(key=lambda x: -x.score)
+    return out

@@ -1,0 +1,208 @@
+"""The ``qa`` command line: ask, search, index, sources, eval, bot.
+
+User errors print one line on stderr and exit 1; usage errors exit 2.
+Heavy modules are imported lazily so that ``qa ask`` starts fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+EXIT_USER = 1
+
+
+class UserError(Exception):
+    """A problem the user can fix; printed as one line."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="qa", description="Cited answers from news articles.")
+    p.add_argument("--index-dir", type=Path, default=None,
+                   help="index folder (default: $QA_INDEX_DIR or .qa-index beside the seeds)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    a = sub.add_parser("ask", help="answer a question with cited sentences")
+    a.add_argument("question", nargs="+")
+    a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+
+    s = sub.add_parser("search", help="show the passages that match a query")
+    s.add_argument("query", nargs="*")
+    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--batch", type=Path, help="BEIR queries.jsonl: one JSON line of results per query")
+    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.add_argument("--json", action="store_true")
+
+    i = sub.add_parser("index", help="build or refresh the index")
+    i.add_argument("paths", nargs="*", type=Path, help="folders of articles or BEIR .jsonl corpora")
+    i.add_argument("--full", action="store_true", help="rebuild everything, reusing nothing from the last build")
+    i.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another indexer")
+
+    sub.add_parser("sources", help="list the indexed articles").add_argument("--json", action="store_true")
+
+    e = sub.add_parser("eval", help="measure retrieval and answers")
+    e.add_argument("--questions", type=Path, help="question set (default: eval/questions.jsonl)")
+    e.add_argument("--beir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
+    e.add_argument("--limit", type=int, default=0, help="BEIR: use only the first N queries (smoke test)")
+    e.add_argument("--json", action="store_true")
+
+    b = sub.add_parser("bot", help="run the Telegram bot")
+    b.add_argument("--webhook", metavar="URL", help="use a webhook at URL instead of long polling")
+    b.add_argument("--listen", default="0.0.0.0")
+    b.add_argument("--port", type=int, default=8443)
+    return p
+
+
+def _console(stderr: bool = False):
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=False)
+
+
+def _notify(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def _engine(args):
+    from qa.engine import Engine
+
+    return Engine.open(args.index_dir, notify=_notify, progress=sys.stderr.isatty())
+
+
+def cmd_ask(args) -> int:
+    engine = _engine(args)
+    answer = engine.ask(" ".join(args.question))
+    if args.json:
+        print(json.dumps(asdict(answer), ensure_ascii=False))
+        return 0
+    from qa.render_text import print_answer
+
+    print_answer(_console(), answer)
+    return 0
+
+
+def cmd_search(args) -> int:
+    engine = _engine(args)
+    if args.batch:
+        return _search_batch(engine, args)
+    if not args.query:
+        raise UserError("give a QUERY or --batch FILE")
+    hits = engine.search(" ".join(args.query), k=args.k, mode=args.mode)
+    if args.json:
+        print(json.dumps({"query": " ".join(args.query), "results": [asdict(h) for h in hits]}, ensure_ascii=False))
+        return 0
+    from qa.render_text import print_hits
+
+    print_hits(_console(), hits)
+    return 0
+
+
+def _search_batch(engine, args) -> int:
+    try:
+        lines = args.batch.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UserError(f"cannot read {args.batch}: {exc.strerror}") from exc
+    queries = []
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            queries.append((str(row["_id"]), str(row["text"])))
+        except (ValueError, KeyError, TypeError) as exc:
+            raise UserError(f"{args.batch}:{n}: not a BEIR query line ({exc})") from exc
+    for start in range(0, len(queries), 64):
+        part = queries[start : start + 64]
+        results = engine.search_many([t for _, t in part], k=args.k, mode=args.mode)
+        for (qid, _), hits in zip(part, results):
+            print(json.dumps({"query_id": qid, "results": [asdict(h) for h in hits]}, ensure_ascii=False))
+    return 0
+
+
+def cmd_index(args) -> int:
+    from qa.engine import project_seeds
+    from qa.indexer import build_index
+    from qa.store import default_index_dir, open_current
+
+    root = args.index_dir or default_index_dir(project_seeds())
+    paths = list(args.paths)
+    if not paths:
+        live = open_current(root) if (root / "CURRENT").exists() else None
+        recorded = [Path(p) for p in (live.manifest.get("sources", []) if live else [])]
+        paths = [p for p in recorded if p.exists()] or [project_seeds()]
+    err = _console(stderr=True)
+    report = build_index(paths, root, full=args.full, progress=sys.stderr.isatty(),
+                         warn=lambda m: err.print(f"[yellow]warning:[/] {m}", markup=True), lock_wait=args.wait)
+    if report.up_to_date:
+        print(f"Index at {root} is up to date: {report.documents} documents, {report.passages} passages "
+              f"({report.seconds:.2f} s).")
+        return 0
+    print(f"Indexed {report.documents} documents, {report.passages} passages into {root} in {report.seconds:.1f} s: "
+          f"{report.embedded} passages embedded, {report.reused} reused; "
+          f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
+          f"{len(report.skipped)} skipped.")
+    return 0
+
+
+def cmd_sources(args) -> int:
+    engine = _engine(args)
+    sources = engine.sources()
+    if args.json:
+        print(json.dumps([asdict(s) for s in sources], ensure_ascii=False))
+        return 0
+    from qa.render_text import print_sources
+
+    print_sources(_console(), sources, engine.stats())
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from qa import evaluate
+
+    if args.beir:
+        return evaluate.run_beir(args.beir, args.index_dir, limit=args.limit, as_json=args.json)
+    engine = _engine(args)
+    path = args.questions or Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
+    return evaluate.run_questions(engine, path, as_json=args.json)
+
+
+def cmd_bot(args) -> int:
+    from bot.main import run
+
+    return run(args)
+
+
+COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
+            "eval": cmd_eval, "bot": cmd_bot}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``qa`` console script."""
+    args = _parser().parse_args(argv)
+    import logging
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    from qa.user_errors import USER_ERRORS
+
+    try:
+        return COMMANDS[args.command](args)
+    except (UserError, *USER_ERRORS) as exc:
+        print(f"qa: error: {exc}", file=sys.stderr)
+        return EXIT_USER
+    except KeyboardInterrupt:
+        print("qa: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

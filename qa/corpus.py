@@ -1,0 +1,274 @@
+"""Loading articles: decoding, cleaning, metadata (title, outlet, date, language).
+
+A document keeps its original text; every passage cut from it is a span of that
+text, so citations point at exactly what the file says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from html.parser import HTMLParser
+from pathlib import Path
+
+from qa.cleaning import HEADER_LINE, classify, sections, split_lines
+
+log = logging.getLogger(__name__)
+
+TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
+MAX_DOC_BYTES = 20 * 1024 * 1024
+
+
+class BadDocument(ValueError):
+    """A file that cannot be read as an article (empty, binary, too large)."""
+
+
+@dataclass
+class Document:
+    """An article: original text, citable sections, metadata."""
+
+    doc_id: str
+    title: str
+    text: str  # the original (decoded) text; offsets point into it
+    sections: list[list[tuple[int, int]]]
+    source: str | None = None
+    date: str | None = None  # YYYY-MM-DD, only when the text states it
+    year_hint: int | None = None  # latest year the text mentions (for recency only)
+    language: str = "en"
+    path: str | None = None
+    fingerprint: str = ""
+    meta: dict = field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- decoding
+
+
+def fingerprint_bytes(data: bytes) -> str:
+    """Content fingerprint of a file (sha256, hex)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode(data: bytes, name: str = "file") -> str:
+    """Decode article bytes: BOMs, UTF-8, then detected legacy encodings (cp1251, ...)."""
+    if not data.strip():
+        raise BadDocument(f"{name}: empty file")
+    if len(data) > MAX_DOC_BYTES:
+        raise BadDocument(f"{name}: {len(data) // (1024 * 1024)} MB is larger than the {MAX_DOC_BYTES // (1024 * 1024)} MB limit")
+    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
+        if data.startswith(bom):
+            return data.decode(enc, errors="replace")
+    if b"\x00" not in data:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:200_000]).best()
+    if best is None or best.encoding is None:
+        raise BadDocument(f"{name}: binary or undecodable content")
+    text = data.decode(best.encoding, errors="replace")
+    controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\n\r\t\f")
+    if "\x00" in text or controls > len(text[:20000]) * 0.01:
+        raise BadDocument(f"{name}: binary or undecodable content")
+    return text
+
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML page, one line per block element."""
+
+    BLOCK = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "title", "article", "section"}
+    SKIP = {"script", "style", "noscript", "template", "svg", "nav", "footer", "form"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.skip = 0
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        if tag in self.SKIP:
+            self.skip += 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self.skip:
+            self.skip -= 1
+        elif tag in self.BLOCK:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if not self.skip:
+            self.parts.append(data.replace("\n", " "))
+
+
+def html_to_text(markup: str) -> str:
+    """Visible text of an HTML document (scripts, styles, navigation dropped)."""
+    p = _HTMLText()
+    p.feed(markup)
+    p.close()
+    lines = [" ".join(x.split()) for x in "".join(p.parts).split("\n")]
+    return html.unescape("\n\n".join(x for x in lines if x))
+
+
+# ---------------------------------------------------------------- metadata
+
+_MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
+_MONTH_RE = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_DATE_PATTERNS = [
+    re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b"),
+    re.compile(r"\b(?P<mon>" + _MONTH_RE + r")\s+(?P<d>\d{1,2}),?\s+(?P<y>(?:19|20)\d\d)\b"),
+    re.compile(r"\b(?P<d>\d{1,2})\s+(?P<mon>" + _MONTH_RE + r")\s+(?P<y>(?:19|20)\d\d)\b"),
+]
+_DATELINE_OUTLET = re.compile(
+    r"^[A-ZА-Я][\w .\[\]]{1,40},\s*" + r"(?:" + _MONTH_RE + r"\s+\d{1,2},?\s+\d{4}|\d{4}-\d\d-\d\d)"
+    + r",\s*(?P<outlet>[A-Z][\w&.\- ]{1,40}?)[.:]\s"
+)
+_YEAR = re.compile(r"\b(19[5-9]\d|20[0-4]\d)\b")
+
+
+def _parse_date(text: str) -> str | None:
+    for pat in _DATE_PATTERNS:
+        m = pat.search(text)
+        if not m:
+            continue
+        gd = m.groupdict()
+        month = int(gd["m"]) if gd.get("m") else _MONTHS[gd["mon"][:3].lower()]
+        try:
+            return date(int(gd["y"]), month, int(gd["d"])).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
+def _outlet(lines_text: list[str], header: list[str], body_start: str) -> str | None:
+    for h in header:
+        m = HEADER_LINE.match(h)
+        if m:
+            return h.split("|")[0].strip()
+    m = _DATELINE_OUTLET.match(body_start)
+    if m:
+        return m.group("outlet").strip()
+    for t in lines_text:
+        m = re.search(r"^\s*([A-Z][\w.-]{1,40}) is not responsible for", t)
+        if m:
+            return m.group(1)
+    full = "\n".join(lines_text)
+    m = re.search(r"\b(?:in|of) the ([A-Z][\w-]{2,30}) (?:article|report|newspaper)\b", full)
+    if m:
+        return m.group(1)
+    told = Counter(re.findall(r"\btold ([A-Z][\w-]{2,30})\b", full))
+    if told:
+        name, count = told.most_common(1)[0]
+        if count >= 3:
+            return name
+    return None
+
+
+def _language(text: str) -> str:
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return "und"
+    cyr = sum(1 for c in letters if "\u0400" <= c <= "\u04ff")
+    cjk = sum(1 for c in letters if "\u3040" <= c <= "\u9fff")
+    if cyr > 0.5 * len(letters):
+        return "ru"
+    if cjk > 0.3 * len(letters):
+        return "ja"
+    return "en"
+
+
+def _read_meta_sidecar(path: Path) -> dict:
+    """Optional ``NAME.meta.json`` beside an article: title/source/date overrides."""
+    side = path.with_name(path.stem + ".meta.json")
+    if not side.exists():
+        return {}
+    try:
+        data = json.loads(side.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("%s: ignoring unreadable metadata (%s)", side.name, exc)
+        return {}
+    return {k: v for k, v in data.items() if k in ("title", "source", "date")}
+
+
+def make_document(doc_id: str, text: str, path: str | None = None, fingerprint: str = "",
+                  title: str | None = None, meta: dict | None = None) -> Document:
+    """Clean ``text`` and extract metadata into a :class:`Document`."""
+    lines = split_lines(text)
+    found_title = classify(lines)
+    secs = sections(lines)
+    body_lines = [ln.text for ln in lines if ln.kind in ("body", "caption")]
+    first_body = next((ln for ln in lines if ln.kind == "body"), None)
+    header = [ln.text for ln in lines[: (lines.index(first_body) if first_body else len(lines))]]
+    body_start = first_body.text if first_body else ""
+    stated = _parse_date("\n".join(header)) or _parse_date(body_start[:200])
+    years = [int(y) for y in _YEAR.findall("\n".join(body_lines))]
+    this_year = date.today().year
+    years = [y for y in years if y <= this_year]
+    meta = meta or {}
+    doc = Document(
+        doc_id=doc_id,
+        title=(meta.get("title") or title or found_title or doc_id).strip(),
+        text=text,
+        sections=secs,
+        source=meta.get("source") or _outlet([ln.text for ln in lines if ln.kind != "comment"], header, body_start),
+        date=meta.get("date") or stated,
+        year_hint=max(years) if years else None,
+        language=_language(" ".join(body_lines)[:5000]),
+        path=path,
+        fingerprint=fingerprint or fingerprint_bytes(text.encode("utf-8")),
+    )
+    if doc.date:
+        doc.year_hint = int(doc.date[:4])
+    return doc
+
+
+def load_file(path: Path) -> Document:
+    """Read one article file (.txt, .md, .html)."""
+    data = path.read_bytes()
+    text = decode(data, path.name)
+    if path.suffix.lower() in (".html", ".htm"):
+        text = html_to_text(text)
+    doc = make_document(path.stem, text, str(path), fingerprint_bytes(data), meta=_read_meta_sidecar(path))
+    if not doc.sections:
+        raise BadDocument(f"{path.name}: no article text left after cleaning")
+    return doc
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Article files under ``root`` (recursively), in a stable order."""
+    if root.is_file():
+        yield root
+        return
+    for p in sorted(root.rglob("*")):
+        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and not p.name.startswith("."):
+            yield p
+
+
+def iter_beir(path: Path) -> Iterator[Document]:
+    """Documents of a BEIR ``corpus.jsonl`` (``_id`` becomes ``doc_id``)."""
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                doc_id, body = str(row["_id"]), str(row.get("text") or "")
+            except (ValueError, KeyError, TypeError) as exc:
+                log.warning("%s:%d: skipped (%s)", path.name, lineno, exc)
+                continue
+            if not body.strip():
+                log.warning("%s:%d: skipped empty document %s", path.name, lineno, doc_id)
+                continue
+            fp = fingerprint_bytes(line.encode("utf-8"))
+            yield Document(doc_id=doc_id, title=str(row.get("title") or doc_id), text=body,
+                           sections=[[(0, len(body))]], path=None, fingerprint=fp,
+                           language=_language(body[:2000]), meta={"whole": True})

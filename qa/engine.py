@@ -1,0 +1,253 @@
+"""``Engine``: open an index once, answer many questions. Both front ends use it.
+
+The engine is thread-safe for queries. ``reload_if_changed`` switches to a newer
+index version between questions; a question in flight finishes on the version
+it started with.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+
+from qa import answer as ans
+from qa.retrieve import Candidate, PassageRow, Retriever
+from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
+from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 2000
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked (empty or too long)."""
+
+
+def project_seeds() -> Path:
+    """The default corpus: ``QA_SEEDS_DIR``, ``./seeds``, or the project's ``seeds/``."""
+    env = os.environ.get("QA_SEEDS_DIR")
+    if env:
+        return Path(env)
+    here = Path.cwd() / "seeds"
+    if here.is_dir():
+        return here
+    return Path(__file__).resolve().parents[1] / "seeds"
+
+
+def clean_question(question: str) -> str:
+    """Normalise a question; raise QuestionError if it is empty or too long."""
+    q = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
+    q = " ".join(q.split())
+    if not q:
+        raise QuestionError("the question is empty")
+    if len(q) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"the question is {len(q):,} characters long; the limit is {MAX_QUESTION_CHARS:,}")
+    return q
+
+
+class Engine:
+    """Search and answer over one index folder."""
+
+    def __init__(self, index_dir: Path, encoder_loader: Callable | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self._encoder_loader = encoder_loader
+        self._encoder = None
+        self._lock = threading.Lock()
+        self._retriever = self._open()
+
+    # ------------------------------------------------------------ opening
+
+    @classmethod
+    def open(cls, index_dir: Path | None = None, build_if_missing: bool = True,
+             notify: Callable[[str], None] | None = None, progress: bool = False) -> Engine:
+        """Open the index (building it from the seeds first if there is none)."""
+        seeds = project_seeds()
+        root = Path(index_dir) if index_dir else default_index_dir(seeds)
+        if current_version_name(root) is None:
+            if not build_if_missing:
+                raise IndexUnusable(f"no index at {root}; build it with `qa index`")
+            if notify:
+                notify(f"No index at {root} yet: building it from {seeds} (first use only)...")
+            from qa.indexer import build_index
+
+            build_index([seeds], root, progress=progress, lock_wait=600)
+        return cls(root)
+
+    def _open(self) -> Retriever:
+        from embeddings.model import model_dir, model_fingerprint, model_name
+
+        version = open_current(self.index_dir)
+        if version is None:
+            raise IndexUnusable(f"no index at {self.index_dir}; build it with `qa index`")
+        mpath = model_dir()
+        check_compatible(version.manifest, model_name(mpath), model_fingerprint(mpath), None, self.index_dir)
+        return Retriever(version)
+
+    @property
+    def version(self) -> str:
+        return self._retriever.version.name
+
+    def reload_if_changed(self) -> bool:
+        """Switch to a newer index version if one was published; True if switched."""
+        name = current_version_name(self.index_dir)
+        if name is None or name == self._retriever.version.name:
+            return False
+        new = self._open()
+        old, self._retriever = self._retriever, new
+        log.info("switched index %s -> %s", old.version.name, new.version.name)
+        return True
+
+    @property
+    def encoder(self):
+        """The query encoder, loaded on first use."""
+        if self._encoder is None:
+            with self._lock:
+                if self._encoder is None:
+                    if self._encoder_loader:
+                        enc = self._encoder_loader()
+                    else:
+                        from embeddings.model import load_encoder
+
+                        enc = load_encoder()
+                    dim = self._retriever.version.manifest["model"]["dim"]
+                    if enc.dim != dim:
+                        raise IndexUnusable(f"index dimension {dim} differs from the model's {enc.dim}; "
+                                            "rebuild it with `qa index --full`")
+                    self._encoder = enc
+        return self._encoder
+
+    def warm_up(self) -> None:
+        """Load the encoder and touch the indexes so the first question is fast."""
+        self.search("peace treaty", k=1)
+
+    # ------------------------------------------------------------ queries
+
+    def _embed(self, text: str):
+        return self.encoder.encode([text])[0]
+
+    def _candidates(self, r: Retriever, query: str, k: int, mode: str = "hybrid") -> list[Candidate]:
+        qvec = self._embed(query) if mode != "bm25" else None
+        return r.hybrid(query, qvec, k=k, mode=mode)
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+        """Top ``k`` passages for ``query``."""
+        query = clean_question(query)
+        r = self._retriever
+        cands = self._candidates(r, query, k, mode)
+        rows = r.passages([c.row for c in cands])
+        return [_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)]
+
+    def search_many(self, queries: list[str], k: int = 10, mode: str = "hybrid") -> list[list[Hit]]:
+        """``search`` for many queries, embedding them in batches."""
+        r = self._retriever
+        qs = [clean_question(q) for q in queries]
+        vecs = self.encoder.encode(qs) if mode != "bm25" else [None] * len(qs)
+        out = []
+        for q, v in zip(qs, vecs):
+            cands = r.hybrid(q, v, k=k, mode=mode)
+            rows = r.passages([c.row for c in cands])
+            out.append([_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)])
+        return out
+
+    def ask(self, question: str, k: int = 8) -> Answer:
+        """An extractive, cited answer to ``question`` (or an honest abstention)."""
+        question = clean_question(question)
+        r = self._retriever
+        qvec = self._embed(question)
+        speaker = ans.parse_speaker_question(question)
+        if speaker:
+            result = self._statements(r, question, qvec, speaker)
+            if result is not None:
+                return result
+        cands = r.hybrid(question, qvec, k=k)
+        rows = r.passages([c.row for c in cands])
+        terms = ans.question_terms(question)
+        weights = self._idf(r, terms)
+        best_cov = max((ans.coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
+        best_dense = max((c.dense for c in cands), default=0.0)
+        if not cands or ans.should_abstain(best_dense, best_cov):
+            return _abstain(question)
+        recent = ans.wants_recent(question)
+        picked = ans.pick_sentences(cands, rows, terms, weights, recent)
+        return _compose(question, picked, recent)
+
+    def _idf(self, r: Retriever, terms: list[str]) -> dict[str, float]:
+        df = r.doc_frequencies(terms)
+        n = max(r.size, 1)
+        return {t: ans.idf(df.get(t, 0), n) for t in terms if df.get(t, 0) > 0}
+
+    def _statements(self, r: Retriever, question: str, qvec, speaker: ans.SpeakerQuestion) -> Answer | None:
+        rows_with_name = r.rows_mentioning(speaker.surname)
+        if not rows_with_name:
+            return None
+        topic = speaker.topic
+        if topic:
+            tvec = self._embed(f"{speaker.name} {topic}")
+            cos = r.cosines(tvec, rows_with_name)
+        else:
+            cos = r.cosines(qvec, rows_with_name)
+        rows = r.passages(rows_with_name)
+        terms = ans.question_terms(topic) if topic else []
+        weights = self._idf(r, terms)
+        picked = ans.pick_statements(rows, cos, speaker.surname, terms, weights)
+        if not picked:
+            return None
+        if topic and terms and max(ans.coverage(terms, weights, s.text) for s in picked) == 0 \
+                and max(cos.values()) < ans.DENSE_ANSWERABLE:
+            return _abstain(question, f"The articles quote {speaker.name}, but not on {topic}.")
+        return _compose(question, picked, False, header=f"What {speaker.name} said, according to the articles:")
+
+    # ------------------------------------------------------------ corpus
+
+    def sources(self) -> list[SourceInfo]:
+        """The indexed articles, newest first (undated last)."""
+        q = "SELECT doc_id, title, source, date, path, language, passages, year_hint FROM docs"
+        rows = self._retriever.db.execute(q).fetchall()
+        rows.sort(key=lambda r: (r[3] or "", r[7] or 0, r[0]), reverse=True)
+        return [SourceInfo(*r[:7]) for r in rows]
+
+    def stats(self) -> CorpusStats:
+        """Counts, outlets and date range of the indexed articles."""
+        src = self.sources()
+        dates = sorted(s.date for s in src if s.date)
+        return CorpusStats(documents=len(src), passages=self._retriever.size,
+                           outlets=sorted({s.source for s in src if s.source}),
+                           date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None)
+
+
+def _hit(p: PassageRow, rank: int, score: float) -> Hit:
+    return Hit(rank=rank, doc_id=p.doc_id, chunk_id=p.chunk_id, score=round(float(score), 6), text=p.text,
+               title=p.title, source=p.source, date=p.date, path=p.path, start=p.start, end=p.end)
+
+
+def _abstain(question: str, why: str | None = None) -> Answer:
+    text = why or "The articles don't cover this: no passage in the indexed articles answers the question."
+    return Answer(question=question, answer=text, abstained=True, citations=[])
+
+
+def _compose(question: str, picked: list[ans.Picked], recent: bool, header: str | None = None) -> Answer:
+    """Answer text with ``[n]`` markers, and the numbered citations."""
+    numbers: dict[int, int] = {}
+    citations: list[Citation] = []
+    lines = []
+    for s in picked:
+        p = s.passage
+        if p.row not in numbers:
+            numbers[p.row] = len(numbers) + 1
+            hit = _hit(p, len(numbers), s.passage_score)
+            citations.append(Citation(**asdict(hit), n=numbers[p.row]))
+        prefix = ""
+        if header or recent:
+            prefix = f"({ans.when(p)}, {p.source or 'unknown outlet'}) "
+        lines.append(f"{'- ' if header else ''}{prefix}{s.text} [{numbers[p.row]}]")
+    body = "\n".join(lines) if header else " ".join(lines)
+    if recent and picked:
+        body = f"Most recent source first. {body}"
+    if header:
+        body = f"{header}\n{body}"
+    return Answer(question=question, answer=body, abstained=False, citations=citations)

@@ -1,0 +1,258 @@
+"""Build or refresh the index folder from article files and BEIR corpora.
+
+Only what changed is re-embedded: vectors are reused from the live version and
+from the content-hash cache. With nothing changed, the check costs one hash per
+input file and the model is never loaded.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings import vector_index
+from embeddings.cache import EmbeddingCache, text_key
+from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
+from qa.chunking import Passage, chunk_document, normalize_ws
+from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
+from qa.lexical import LexicalIndex, tokenize
+from qa.store import (
+    FORMAT_VERSION,
+    IndexLock,
+    IndexUnusable,
+    create_db,
+    new_version_dir,
+    open_current,
+    open_db,
+    publish,
+)
+
+log = logging.getLogger(__name__)
+
+
+class InputError(ValueError):
+    """A path given to ``qa index`` that cannot be used."""
+
+
+@dataclass
+class IndexReport:
+    """What a build did."""
+
+    documents: int = 0
+    passages: int = 0
+    embedded: int = 0
+    reused: int = 0
+    added: list[str] = field(default_factory=list)
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    up_to_date: bool = False
+    seconds: float = 0.0
+    version: str = ""
+
+
+def _input_files(paths: list[Path]) -> list[Path]:
+    files: list[Path] = []
+    for p in paths:
+        if not p.exists():
+            raise InputError(f"{p}: no such file or folder")
+        if p.is_file() and p.suffix.lower() == ".jsonl":
+            files.append(p)
+        else:
+            files.extend(iter_files(p))
+    return files
+
+
+def _hash_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with p.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def input_fingerprints(paths: list[Path]) -> dict[str, str]:
+    """``{file: sha256}`` for every input file (articles and .jsonl corpora)."""
+    out = {}
+    for f in _input_files(paths):
+        try:
+            out[str(f.resolve())] = _hash_file(f)
+        except OSError as exc:
+            out[str(f.resolve())] = f"unreadable:{exc.errno}"
+    return out
+
+
+def collect(paths: list[Path], warn: Callable[[str], None]) -> list[Document]:
+    """Load every document under ``paths``; bad files are skipped with a warning."""
+    docs: list[Document] = []
+    seen_ids: dict[str, str] = {}
+    seen_fp: dict[str, str] = {}
+
+    def add(doc: Document, where: str) -> None:
+        if doc.doc_id in seen_ids:
+            warn(f"{where}: skipped, doc_id {doc.doc_id!r} already used by {seen_ids[doc.doc_id]}")
+            return
+        if doc.fingerprint in seen_fp:
+            warn(f"{where}: skipped, same content as {seen_fp[doc.fingerprint]}")
+            return
+        seen_ids[doc.doc_id] = where
+        seen_fp[doc.fingerprint] = where
+        docs.append(doc)
+
+    for f in _input_files(paths):
+        if f.suffix.lower() == ".jsonl":
+            try:
+                for doc in iter_beir(f):
+                    add(doc, f"{f.name}:{doc.doc_id}")
+            except (OSError, UnicodeDecodeError) as exc:
+                warn(f"{f}: skipped ({exc})")
+            continue
+        try:
+            add(load_file(f), str(f))
+        except BadDocument as exc:
+            warn(f"skipped {exc}")
+        except OSError as exc:
+            warn(f"skipped {f}: {exc.strerror or exc}")
+    return docs
+
+
+def embed_text(title: str, text: str) -> str:
+    """What is embedded and BM25-indexed for a passage: its article's title and text."""
+    return f"{title}\n{text}" if title and title not in text else text
+
+
+def _previous_vectors(root: Path) -> dict[str, np.ndarray]:
+    """``key -> vector`` from the live version, to avoid re-embedding."""
+    try:
+        v = open_current(root)
+        if v is None:
+            return {}
+        db = open_db(v.path / "passages.sqlite")
+        keys = [k for (k,) in db.execute("SELECT key FROM passages ORDER BY row")]
+        db.close()
+        vecs = vector_index.reconstruct_all(vector_index.load(v.path / "vectors.faiss", mmap=False))
+        if len(keys) != len(vecs):
+            return {}
+        return dict(zip(keys, vecs))
+    except (IndexUnusable, RuntimeError, OSError) as exc:
+        log.info("not reusing the previous index (%s)", exc)
+        return {}
+
+
+def build_index(paths: list[Path], root: Path, full: bool = False, progress: bool = False,
+                warn: Callable[[str], None] = log.warning, encoder: Encoder | None = None,
+                lock_wait: float = 0.0) -> IndexReport:
+    """Build or refresh the index at ``root`` from ``paths``; publish atomically."""
+    t0 = time.perf_counter()
+    report = IndexReport()
+    mpath = model_dir()
+    mfp = model_fingerprint(mpath)
+    with IndexLock(root, wait=lock_wait):
+        inputs = input_fingerprints(paths)
+        try:
+            live = open_current(root)
+        except IndexUnusable:
+            live = None
+        old = live.manifest if live else {}
+        if (not full and live and old.get("format_version") == FORMAT_VERSION
+                and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs):
+            report.up_to_date = True
+            report.documents = len(old.get("documents", {}))
+            report.passages = int(old.get("passages", 0))
+            report.version = live.name
+            report.seconds = time.perf_counter() - t0
+            return report
+
+        docs = collect(paths, lambda m: (report.skipped.append(m), warn(m)))
+        old_docs = old.get("documents", {}) if old.get("model", {}).get("fingerprint") == mfp else {}
+        for d in docs:
+            if d.doc_id not in old_docs:
+                report.added.append(d.doc_id)
+            elif old_docs[d.doc_id].get("fingerprint") != d.fingerprint:
+                report.changed.append(d.doc_id)
+        ids = {d.doc_id for d in docs}
+        report.removed = sorted(set(old_docs) - ids)
+
+        passages: list[tuple[Document, Passage]] = [(d, p) for d in docs for p in chunk_document(d)]
+        texts = [embed_text(d.title, p.text) for d, p in passages]
+        keys = [text_key(t) for t in texts]
+
+        known = {} if full or not old_docs else _previous_vectors(root)
+        enc = encoder
+        cache = None
+        dim = enc.dim if enc else old.get("model", {}).get("dim")
+        missing = [i for i, k in enumerate(keys) if k not in known]
+        if missing:
+            enc = enc or load_encoder()
+            dim = enc.dim
+            cache = EmbeddingCache(_cache_file(mfp), dim)
+            known.update(cache.get_many([keys[i] for i in missing]))
+            missing = [i for i, k in enumerate(keys) if k not in known]
+        report.reused = len(keys) - len(missing)
+        if missing:
+            new = enc.encode([texts[i] for i in missing], progress=progress)
+            fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
+            known.update(fresh)
+            cache.put_many(fresh)
+            report.embedded = len(missing)
+        if cache:
+            cache.close()
+        if dim is None:
+            dim = len(next(iter(known.values()))) if known else 384
+        vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+
+        build = new_version_dir(root)
+        _write_version(build, docs, passages, texts, keys, vectors, progress)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "model": {"name": model_name(mpath), "fingerprint": mfp, "dim": int(dim)},
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "sources": [str(p.resolve()) for p in paths],
+            "inputs": inputs,
+            "passages": len(passages),
+            "dense_index": "hnsw" if len(passages) >= vector_index.HNSW_MIN else "flat",
+            "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title}
+                          for d in docs},
+        }
+        (build / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
+        report.version = publish(root, build).name
+    report.documents = len(docs)
+    report.passages = len(passages)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _cache_file(mfp: str) -> Path:
+    from embeddings.model import cache_dir
+
+    return cache_dir() / "embeddings" / f"{mfp}.sqlite"
+
+
+def _write_version(build: Path, docs: list[Document], passages: list[tuple[Document, Passage]],
+                   texts: list[str], keys: list[str], vectors: np.ndarray, progress: bool) -> None:
+    counts: dict[str, int] = {}
+    for d, _ in passages:
+        counts[d.doc_id] = counts.get(d.doc_id, 0) + 1
+    db = create_db(build / "passages.sqlite")
+    with db:
+        db.executemany("INSERT INTO docs VALUES (?,?,?,?,?,?,?,?,?)", [
+            (d.doc_id, d.title, d.source, d.date, d.year_hint, d.language, d.path, d.fingerprint,
+             counts.get(d.doc_id, 0)) for d in docs])
+        db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)", [
+            (i, p.chunk_id, p.doc_id, p.text, p.start, p.end, json.dumps([[a, b, normalize_ws(d.text[a:b])] for a, b in p.sentences]), keys[i])
+            for i, (d, p) in enumerate(passages)])
+        df: dict[str, int] = {}
+        for t in texts:
+            for term in set(tokenize(t)):
+                df[term] = df.get(term, 0) + 1
+        db.executemany("INSERT INTO terms VALUES (?,?)", df.items())
+    db.close()
+    vector_index.save(vector_index.build(vectors), build / "vectors.faiss")
+    LexicalIndex.build(texts, progress=progress).save(build / "bm25")

@@ -1,0 +1,44 @@
+"""Terminal rendering of answers, hits and sources (rich)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from qa.types import Answer, CorpusStats, Hit, SourceInfo
+
+
+def source_line(h: Hit) -> str:
+    """``Outlet, date — title (file:start-end)`` for one citation or hit."""
+    where = f"{h.doc_id}:{h.start}-{h.end}"
+    return f"{h.source or 'unknown outlet'}, {h.date or 'undated'} — {h.title} ({where})"
+
+
+def print_answer(con: Console, a: Answer) -> None:
+    style = "yellow" if a.abstained else "bold"
+    con.print(escape(a.answer), style=style)
+    if a.citations:
+        con.print()
+        con.print("Sources", style="underline")
+        for c in a.citations:
+            con.print(f"[cyan][{c.n}][/] {escape(source_line(c))}")
+            con.print(f"    [dim]{escape(c.text[:300])}{'…' if len(c.text) > 300 else ''}[/]")
+
+
+def print_hits(con: Console, hits: list[Hit]) -> None:
+    if not hits:
+        con.print("No matching passages.", style="yellow")
+    for h in hits:
+        con.print(f"[cyan]{h.rank}.[/] [dim]{h.score:.4f}[/] {escape(source_line(h))}")
+        con.print(f"   {escape(h.text)}")
+        con.print()
+
+
+def print_sources(con: Console, sources: list[SourceInfo], stats: CorpusStats) -> None:
+    t = Table(title=f"{stats.documents} articles, {stats.passages} passages")
+    for col in ("date", "outlet", "title", "passages", "doc_id"):
+        t.add_column(col, overflow="fold")
+    for s in sources:
+        t.add_row(s.date or "undated", s.source or "unknown", escape(s.title), str(s.passages), s.doc_id)
+    con.print(t)

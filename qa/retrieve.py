@@ -1,0 +1,139 @@
+"""Hybrid retrieval: dense (FAISS) and BM25 candidates fused by reciprocal rank.
+
+``Retriever`` reads one index version. Every candidate carries both raw scores
+(cosine and BM25) so that the answer layer can judge relevance and abstain.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings import vector_index
+from qa.lexical import LexicalIndex
+from qa.store import IndexUnusable, Version, open_db
+
+RRF_K = 60
+CANDIDATES = 50
+
+
+@dataclass
+class Candidate:
+    """A passage row with its scores from each retriever."""
+
+    row: int
+    score: float  # fused score (higher is better)
+    dense: float  # cosine with the query (0 when not a dense candidate)
+    lexical: float  # BM25 score (0 when no query term matches)
+
+
+@dataclass
+class PassageRow:
+    """A passage with its document's metadata, as stored."""
+
+    row: int
+    chunk_id: str
+    doc_id: str
+    text: str
+    start: int
+    end: int
+    sentences: list[tuple[int, int, str]]  # absolute span and normalised text
+    title: str
+    source: str | None
+    date: str | None
+    year_hint: int | None
+    path: str | None
+    language: str
+
+
+def rrf(rankings: list[list[int]], weights: list[float] | None = None, k: int = RRF_K) -> dict[int, float]:
+    """Reciprocal rank fusion of several ranked lists of rows."""
+    weights = weights or [1.0] * len(rankings)
+    fused: dict[int, float] = {}
+    for ranking, w in zip(rankings, weights):
+        for rank, row in enumerate(ranking):
+            fused[row] = fused.get(row, 0.0) + w / (k + rank + 1)
+    return fused
+
+
+class Retriever:
+    """Search one index version: dense, lexical, hybrid."""
+
+    def __init__(self, version: Version) -> None:
+        self.version = version
+        path = version.path
+        self.db: sqlite3.Connection = open_db(path / "passages.sqlite")
+        try:
+            self.dense_index = vector_index.load(path / "vectors.faiss")
+            self.lexical = LexicalIndex.load(path / "bm25")
+        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+            raise IndexUnusable(f"index files in {path} are missing or corrupt; "
+                                "rebuild it with `qa index --full`") from exc
+        self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
+        if self.dense_index.ntotal != self.size or self.lexical.bm25.scores["num_docs"] != self.size:
+            raise IndexUnusable(f"index files in {path} disagree on the number of passages; "
+                                "rebuild it with `qa index --full`")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def dense(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
+        scores, rows = vector_index.search(self.dense_index, qvec, k)
+        return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+
+    def bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+        rows, scores = self.lexical.search(query, k)
+        return [(int(r), float(s)) for r, s in zip(rows, scores)]
+
+    def hybrid(self, query: str, qvec: np.ndarray | None, k: int = 10, mode: str = "hybrid",
+               candidates: int = CANDIDATES) -> list[Candidate]:
+        """Top ``k`` passages by ``mode``: "hybrid", "dense" or "bm25"."""
+        n = max(k, candidates)
+        dense = self.dense(qvec, n) if qvec is not None and mode in ("hybrid", "dense") else []
+        lex = self.bm25(query, n) if mode in ("hybrid", "bm25") else []
+        dmap, lmap = dict(dense), dict(lex)
+        if mode == "dense":
+            fused = {r: s for r, s in dense}
+        elif mode == "bm25":
+            fused = {r: s for r, s in lex}
+        else:
+            fused = rrf([[r for r, _ in dense], [r for r, _ in lex]])
+        if mode != "dense" and qvec is not None:
+            missing = [r for r in fused if r not in dmap]
+            if missing:
+                dmap.update(self.cosines(qvec, missing))
+        order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
+        return [Candidate(r, fused[r], dmap.get(r, 0.0), lmap.get(r, 0.0)) for r in order]
+
+    def cosines(self, qvec: np.ndarray, rows: list[int]) -> dict[int, float]:
+        """Exact cosine of the query with the given passage rows."""
+        vecs = np.stack([self.dense_index.reconstruct(int(r)) for r in rows])
+        return dict(zip(rows, (vecs @ np.asarray(qvec, np.float32).ravel()).tolist()))
+
+    def passages(self, rows: list[int]) -> dict[int, PassageRow]:
+        """Stored passages (with document metadata) for ``rows``."""
+        if not rows:
+            return {}
+        q = ("SELECT p.row, p.chunk_id, p.doc_id, p.text, p.start, p.end, p.sentences, d.title, d.source, "
+             "d.date, d.year_hint, d.path, d.language FROM passages p JOIN docs d ON d.doc_id = p.doc_id "
+             f"WHERE p.row IN ({','.join('?' * len(rows))})")
+        out = {}
+        for r in self.db.execute(q, [int(x) for x in rows]):
+            out[r[0]] = PassageRow(r[0], r[1], r[2], r[3], r[4], r[5], [tuple(s) for s in json.loads(r[6])],
+                                   *r[7:])
+        return out
+
+    def doc_frequencies(self, terms: list[str]) -> dict[str, int]:
+        """Document frequency (in passages) of stemmed terms."""
+        if not terms:
+            return {}
+        q = f"SELECT term, df FROM terms WHERE term IN ({','.join('?' * len(terms))})"
+        return dict(self.db.execute(q, terms).fetchall())
+
+    def rows_mentioning(self, phrase: str, limit: int = 400) -> list[int]:
+        """Rows whose text contains ``phrase`` (case-insensitive)."""
+        q = "SELECT row FROM passages WHERE instr(lower(text), ?) > 0 ORDER BY row LIMIT ?"
+        return [r for (r,) in self.db.execute(q, (phrase.lower(), limit))]
