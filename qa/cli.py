@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("query", nargs="*")
     s.add_argument("--k", type=int, default=10)
     s.add_argument("--batch", type=Path, help="BEIR queries.jsonl: one JSON line of results per query")
-    s.add_argument("--mode", choices=["hybrid", "dense", "bm25"], default="hybrid")
+    s.add_argument("--mode", choices=["rerank", "hybrid", "dense", "bm25"], default="rerank")
     s.add_argument("--json", action="store_true")
 
     i = sub.add_parser("index", help="build or refresh the index")

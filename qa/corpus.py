@@ -60,7 +60,8 @@ def decode(data: bytes, name: str = "file") -> str:
     if not data.strip():
         raise BadDocument(f"{name}: empty file")
     if len(data) > MAX_DOC_BYTES:
-        raise BadDocument(f"{name}: {len(data) // (1024 * 1024)} MB is larger than the {MAX_DOC_BYTES // (1024 * 1024)} MB limit")
+        mb, limit = len(data) // (1024 * 1024), MAX_DOC_BYTES // (1024 * 1024)
+        raise BadDocument(f"{name}: {mb} MB is larger than the {limit} MB limit")
     for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
             return data.decode(enc, errors="replace")

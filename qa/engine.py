@@ -130,11 +130,11 @@ class Engine:
     def _embed(self, text: str):
         return self.encoder.encode([text])[0]
 
-    def _candidates(self, r: Retriever, query: str, k: int, mode: str = "hybrid") -> list[Candidate]:
+    def _candidates(self, r: Retriever, query: str, k: int, mode: str = "rerank") -> list[Candidate]:
         qvec = self._embed(query) if mode != "bm25" else None
         return r.hybrid(query, qvec, k=k, mode=mode)
 
-    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[Hit]:
+    def search(self, query: str, k: int = 10, mode: str = "rerank") -> list[Hit]:
         """Top ``k`` passages for ``query``."""
         query = clean_question(query)
         r = self._retriever
@@ -142,7 +142,7 @@ class Engine:
         rows = r.passages([c.row for c in cands])
         return [_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)]
 
-    def search_many(self, queries: list[str], k: int = 10, mode: str = "hybrid") -> list[list[Hit]]:
+    def search_many(self, queries: list[str], k: int = 10, mode: str = "rerank") -> list[list[Hit]]:
         """``search`` for many queries, embedding them in batches."""
         r = self._retriever
         qs = [clean_question(q) for q in queries]
@@ -164,10 +164,10 @@ class Engine:
             result = self._statements(r, question, qvec, speaker)
             if result is not None:
                 return result
-        cands = r.hybrid(question, qvec, k=k)
+        cands = r.hybrid(question, qvec, k=k, mode="rerank")
         rows = r.passages([c.row for c in cands])
         terms = ans.question_terms(question)
-        weights = self._idf(r, terms)
+        weights = r.idf_weights(terms, unknown=True)
         best_cov = max((ans.coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
         best_dense = max((c.dense for c in cands), default=0.0)
         if not cands or ans.should_abstain(best_dense, best_cov):
@@ -177,9 +177,7 @@ class Engine:
         return _compose(question, picked, recent)
 
     def _idf(self, r: Retriever, terms: list[str]) -> dict[str, float]:
-        df = r.doc_frequencies(terms)
-        n = max(r.size, 1)
-        return {t: ans.idf(df.get(t, 0), n) for t in terms if df.get(t, 0) > 0}
+        return r.idf_weights(terms)
 
     def _statements(self, r: Retriever, question: str, qvec, speaker: ans.SpeakerQuestion) -> Answer | None:
         rows_with_name = r.rows_mentioning(speaker.surname)

@@ -171,6 +171,10 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             return report
 
         docs = collect(paths, lambda m: (report.skipped.append(m), warn(m)))
+        if not docs:
+            where = ", ".join(str(p) for p in paths)
+            raise InputError(f"no usable articles in {where} (.txt, .md, .html or a BEIR .jsonl); "
+                             "the previous index, if any, is unchanged")
         old_docs = old.get("documents", {}) if old.get("model", {}).get("fingerprint") == mfp else {}
         for d in docs:
             if d.doc_id not in old_docs:
@@ -246,7 +250,8 @@ def _write_version(build: Path, docs: list[Document], passages: list[tuple[Docum
             (d.doc_id, d.title, d.source, d.date, d.year_hint, d.language, d.path, d.fingerprint,
              counts.get(d.doc_id, 0)) for d in docs])
         db.executemany("INSERT INTO passages VALUES (?,?,?,?,?,?,?,?)", [
-            (i, p.chunk_id, p.doc_id, p.text, p.start, p.end, json.dumps([[a, b, normalize_ws(d.text[a:b])] for a, b in p.sentences]), keys[i])
+            (i, p.chunk_id, p.doc_id, p.text, p.start, p.end,
+             json.dumps([[a, b, normalize_ws(d.text[a:b])] for a, b in p.sentences]), keys[i])
             for i, (d, p) in enumerate(passages)])
         df: dict[str, int] = {}
         for t in texts:

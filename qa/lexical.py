@@ -7,6 +7,7 @@ words removed, Snowball-stemmed; parameters k1=1.2, b=0.75 (Lucene variant).
 
 from __future__ import annotations
 
+import math
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -77,3 +78,39 @@ class LexicalIndex:
         top = top[np.argsort(-scores[top], kind="stable")]
         keep = scores[top] > 0
         return top[keep].astype(np.int64), scores[top][keep].astype(np.float32)
+
+
+_QUESTION_WORDS = (
+    "what which who whom whose when where why how did does do say said says tell told think thought "
+    "mean happen happened according article articles news report reported reports question questions "
+    "now currently current latest new recent today present describe explain give list name kind")
+
+
+@lru_cache(maxsize=1)
+def _question_stems() -> frozenset[str]:
+    return frozenset(tokenize(_QUESTION_WORDS))
+
+
+def question_terms(question: str) -> list[str]:
+    """The question's content terms (stemmed, without question words)."""
+    seen: list[str] = []
+    for t in tokenize(question):
+        if t not in _question_stems() and t not in seen:
+            seen.append(t)
+    return seen
+
+
+def idf(df: int, n: int) -> float:
+    """BM25-style inverse document frequency (never negative)."""
+    return math.log(1 + (n - df + 0.5) / (df + 0.5))
+
+
+def coverage(terms: list[str], weights: dict[str, float], text: str) -> float:
+    """Share of the terms' IDF weight that occurs in ``text``."""
+    if not terms:
+        return 0.0
+    present = set(tokenize(text))
+    total = sum(weights.get(t, 0.0) for t in terms)
+    if total <= 0:
+        return 0.0
+    return sum(weights.get(t, 0.0) for t in terms if t in present) / total

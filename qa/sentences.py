@@ -10,17 +10,19 @@ from __future__ import annotations
 import re
 
 # Words that end with a period but rarely end a sentence.
-ABBREVIATIONS = frozenset(
-    ["mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "etc", "e.g", "i.e", "cf", "al", "gen", "sen", "rep", "gov", "lt", "col", "capt", "sgt", "maj", "adm", "rev", "hon", "no", "nos", "vol", "fig", "pp", "inc", "ltd", "co", "corp", "dept", "est", "approx", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "mt", "ft", "op", "univ", "assn", "bros"]
-)
+ABBREVIATIONS = frozenset((
+    "mr mrs ms dr prof st jr sr vs etc e.g i.e cf al gen sen rep gov lt col capt sgt maj adm rev hon no nos "
+    "vol fig pp inc ltd co corp dept est approx jan feb mar apr jun jul aug sep sept oct nov dec mt ft op "
+    "univ assn bros"
+).split())
 
 _CLOSERS = "\"'”’»)]"
 _OPENERS = "\"'“‘«(["
 # A candidate boundary: terminal punctuation, optional closing quotes/brackets,
 # then whitespace, then something that can start a sentence.
 _BOUNDARY = re.compile(
-    r"""(?P<end>[.!?…]+[""" + re.escape(_CLOSERS) + r"""]*)(?P<space>\s+)(?=[""" + re.escape(_OPENERS)
-    + r"""\-–—]*[A-ZА-ЯЁ0-9\u3040-\u30ff\u4e00-\u9fff])"""
+    r"(?P<end>[.!?…]+[" + re.escape(_CLOSERS) + r"]*)(?P<space>\s+)"
+    r"(?=[" + re.escape(_OPENERS) + r"\-–—]*[A-ZА-ЯЁ0-9\u3040-\u30ff\u4e00-\u9fff])"
 )
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
@@ -35,9 +37,7 @@ def _is_abbreviation(text: str, dot_index: int) -> bool:
     if bare in ABBREVIATIONS:
         return True
     # Single capital initial ("V.") or dotted acronyms ("U.S", "U.N")
-    if re.fullmatch(r"[A-ZА-Я]", word) or re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word):
-        return True
-    return False
+    return bool(re.fullmatch(r"[A-ZА-Я]", word) or re.fullmatch(r"(?:[A-Za-z]\.)+[A-Za-z]", word))
 
 
 def split_sentences(text: str, offset: int = 0) -> list[tuple[int, int]]:

@@ -1,0 +1,63 @@
+"""Shared fixtures: a fast deterministic encoder so most tests need no model."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SEEDS = ROOT / "seeds"
+
+
+class HashEncoder:
+    """Bag-of-words vectors from hashed tokens: similar words give similar vectors."""
+
+    name = "hash-test"
+    dim = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.texts = 0
+
+    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        self.calls += 1
+        self.texts += len(texts)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in t.lower().split():
+                h = int(hashlib.md5(w.strip(".,\"'“”?!").encode()).hexdigest(), 16)
+                out[i, h % self.dim] += 1.0
+            n = np.linalg.norm(out[i])
+            out[i] = out[i] / n if n else out[i]
+        return out
+
+
+@pytest.fixture
+def hash_encoder(monkeypatch):
+    """Replace the real model with HashEncoder everywhere the code loads one."""
+    enc = HashEncoder()
+    import embeddings.model
+    import qa.indexer
+
+    monkeypatch.setattr(qa.indexer, "load_encoder", lambda *a, **k: enc)
+    monkeypatch.setattr(embeddings.model, "load_encoder", lambda *a, **k: enc)
+    return enc
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    d = tmp_path / "cache"
+    monkeypatch.setenv("QA_CACHE_DIR", str(d))
+    return d
+
+
+@pytest.fixture
+def seeds_copy(tmp_path):
+    """A writable copy of the seed articles."""
+    d = tmp_path / "seeds"
+    shutil.copytree(SEEDS, d)
+    return d

@@ -1,0 +1,83 @@
+"""The CLI's JSON contract (DESIGN.md) and its error handling."""
+
+import json
+
+import pytest
+
+from qa.cli import main
+
+HIT_KEYS = {"rank", "doc_id", "chunk_id", "score", "text", "title", "source", "date", "path", "start", "end"}
+
+
+@pytest.fixture
+def index(tmp_path, seeds_copy, hash_encoder, cache_dir, monkeypatch):
+    root = tmp_path / "idx"
+    monkeypatch.setenv("QA_SEEDS_DIR", str(seeds_copy))
+    assert main(["--index-dir", str(root), "index"]) == 0
+    return root
+
+
+def run_json(capsys, *argv):
+    code = main(list(argv))
+    out = capsys.readouterr().out
+    assert code == 0
+    return [json.loads(line) for line in out.splitlines() if line.strip()]
+
+
+def test_search_json_shape(index, capsys, seeds_copy):
+    (obj,) = run_json(capsys, "--index-dir", str(index), "search", "Habomai", "--k", "3", "--json")
+    assert obj["query"] == "Habomai" and len(obj["results"]) == 3
+    for h in obj["results"]:
+        assert set(h) == HIT_KEYS
+        original = (seeds_copy / f"{h['doc_id']}.txt").read_text(encoding="utf-8")
+        assert " ".join(original[h["start"] : h["end"]].split()) == h["text"]
+        assert h["date"] is None or len(h["date"]) == 10
+
+
+def test_search_batch_json_lines(index, capsys, tmp_path):
+    q = tmp_path / "q.jsonl"
+    q.write_text('{"_id": "a", "text": "Kuril islands"}\n{"_id": "b", "text": "Aegis Ashore"}\n')
+    lines = run_json(capsys, "--index-dir", str(index), "search", "--batch", str(q), "--k", "2", "--json")
+    assert [x["query_id"] for x in lines] == ["a", "b"]
+    assert all(len(x["results"]) == 2 and set(x["results"][0]) == HIT_KEYS for x in lines)
+
+
+def test_ask_json_shape(index, capsys):
+    (obj,) = run_json(capsys, "--index-dir", str(index), "ask", "What did Lavrov say?", "--json")
+    assert set(obj) == {"question", "answer", "abstained", "citations"}
+    assert obj["question"] == "What did Lavrov say?"
+    assert not obj["abstained"] and obj["citations"]
+    for c in obj["citations"]:
+        assert set(c) == HIT_KEYS | {"n"}
+        assert f"[{c['n']}]" in obj["answer"]
+
+
+def test_sources(index, capsys):
+    (rows,) = run_json(capsys, "--index-dir", str(index), "sources", "--json")
+    assert len(rows) == 5 and {"ANI", "Kyodo", "Izvestia", "EastRussia"} <= {r["source"] for r in rows}
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ask", " "], "question is empty"),
+    (["ask", "x" * 10_000], "limit is"),
+    (["search"], "give a QUERY"),
+])
+def test_user_errors_are_one_line(index, capsys, argv, message):
+    assert main(["--index-dir", str(index), *argv]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_missing_index_without_build(tmp_path, capsys, hash_encoder, cache_dir, monkeypatch):
+    empty = tmp_path / "seeds"
+    empty.mkdir()
+    monkeypatch.setenv("QA_SEEDS_DIR", str(empty))
+    # No index and nothing to build it from: a one-line error, exit 1.
+    assert main(["--index-dir", str(tmp_path / "idx"), "ask", "anything at all?", "--json"]) == 1
+    out = capsys.readouterr()
+    assert "building it" in out.err and "no usable articles" in out.err and "Traceback" not in out.err
+
+
+def test_index_of_missing_path(tmp_path, capsys, hash_encoder, cache_dir):
+    assert main(["--index-dir", str(tmp_path / "idx"), "index", str(tmp_path / "nope")]) == 1
+    assert "no such file or folder" in capsys.readouterr().err

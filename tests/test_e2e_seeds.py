@@ -1,0 +1,66 @@
+"""End to end over the shipped seeds with the real model (slow: builds a fresh index)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa.evaluate import evaluate_questions, load_questions
+from tests.conftest import ROOT, SEEDS
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def index_dir(tmp_path_factory):
+    root = tmp_path_factory.mktemp("e2e") / "idx"
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "--index-dir", str(root), "index", str(SEEDS)],
+                         capture_output=True, text=True, timeout=600, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    return root
+
+
+def ask(index_dir: Path, question: str) -> dict:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-m", "qa.cli", "--index-dir", str(index_dir), "ask", question, "--json"],
+                         capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_what_did_lavrov_say(index_dir):
+    a = ask(index_dir, "what did Lavrov say")
+    assert not a["abstained"]
+    docs = {c["doc_id"] for c in a["citations"]}
+    assert len(docs) >= 2
+    assert all(c["source"] for c in a["citations"])
+    for c in a["citations"]:
+        assert f"[{c['n']}]" in a["answer"]
+        original = Path(c["path"]).read_text(encoding="utf-8")
+        assert " ".join(original[c["start"] : c["end"]].split()) == c["text"]
+
+
+def test_outside_question_abstains(index_dir):
+    a = ask(index_dir, "What is the capital of Australia?")
+    assert a["abstained"] and a["citations"] == [] and "don't cover" in a["answer"]
+
+
+def test_rare_words_find_their_passage(index_dir):
+    from qa.engine import Engine
+
+    engine = Engine(index_dir)
+    for word in ("Habomai", "Malokurilskoye", "Aegis Ashore"):
+        assert word in engine.search(word, k=1)[0].text
+
+
+def test_eval_question_set(index_dir):
+    from qa.engine import Engine
+
+    report = evaluate_questions(Engine(index_dir), load_questions(ROOT / "eval" / "questions.jsonl"))
+    # Regression floors a little under the measured figures (README, "Evaluation").
+    assert report.hit1 >= 0.85
+    assert report.hit5 >= 0.95
+    assert report.abstention_accuracy >= 0.85
