@@ -240,17 +240,18 @@ def export_onnx(path: Path, out: Path, st: STEncoder | None = None) -> Path:
     return out
 
 
-def load_encoder(allow_export: bool = True) -> Encoder:
+def load_encoder(allow_export: bool = True, threads: int | None = None) -> Encoder:
     """The fastest faithful encoder available for the configured model.
 
     Uses the ONNX export when present; otherwise exports it (if the model uses
     mean pooling and ``allow_export``), falling back to sentence-transformers.
+    ``threads``: ONNX Runtime threads (1 suits single queries on a busy machine).
     """
     path = model_dir()
     onnx_file = onnx_path_for(path)
     if onnx_file.exists():
         try:
-            return OnnxEncoder(onnx_file, path)
+            return OnnxEncoder(onnx_file, path, threads=threads)
         except Exception as exc:  # noqa: BLE001 - a broken export is rebuilt or bypassed
             log.warning("ignoring unusable ONNX model %s (%s)", onnx_file, exc)
             onnx_file.unlink(missing_ok=True)
@@ -259,7 +260,7 @@ def load_encoder(allow_export: bool = True) -> Encoder:
     if allow_export and cfg["mean_pooling"] and cfg["normalize"]:
         try:
             export_onnx(path, onnx_file, st)
-            return OnnxEncoder(onnx_file, path)
+            return OnnxEncoder(onnx_file, path, threads=threads)
         except Exception as exc:  # noqa: BLE001 - export is an optimisation only
             log.warning("ONNX export failed, using sentence-transformers (%s)", exc)
     return st

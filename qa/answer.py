@@ -26,6 +26,7 @@ from qa.retrieve import PassageRow
 DENSE_ANSWERABLE = 0.5  # a passage this close in meaning is on topic whatever the words
 COVERAGE_MIN = 0.5  # else: share of the question's IDF mass found in one passage,
 DENSE_FLOOR = 0.2  # and the best passage must be at least this close
+ML_FLOOR = 0.2  # multilingual cosine (another scale than MiniLM's), for questions not in English
 MAX_SENTENCES = 3
 MAX_STATEMENTS = 8
 
@@ -105,6 +106,12 @@ def parse_speaker_question(question: str) -> SpeakerQuestion | None:
     return SpeakerQuestion(surname=names[-1], name=who, topic=rest.strip(" ?.!"))
 
 
+def should_abstain_foreign(best_cosine: float, name_match: bool) -> bool:
+    """For questions not in English: abstain unless a passage is close in the multilingual
+    space or a transliterated name in the question occurs in the articles."""
+    return best_cosine < ML_FLOOR and not name_match
+
+
 def should_abstain(best_dense: float, best_coverage: float) -> bool:
     """Abstain unless some passage is close in meaning or shares the question's key terms."""
     if best_dense >= DENSE_ANSWERABLE:
@@ -113,11 +120,17 @@ def should_abstain(best_dense: float, best_coverage: float) -> bool:
 
 
 def _open_quote(text: str) -> bool:
-    """True if ``text`` opens a quotation it does not close."""
-    opens = text.count("“") + text.count("«")
-    closes = text.count("”") + text.count("»")
-    straight = text.count('"')
-    return opens > closes or straight % 2 == 1
+    """True if ``text`` starts a quotation it does not close."""
+    t = text.lstrip()
+    if t[:1] in "“«":
+        return t.count("“") + t.count("«") > t.count("”") + t.count("»")
+    return t[:1] == '"' and t.count('"') % 2 == 1
+
+
+def question_names(question: str) -> list[str]:
+    """Capitalised words after the first, transliterated to Latin (Лавров -> Lavrov)."""
+    words = re.findall(r"\w+", question)[1:]
+    return [transliterate(w) for w in words if w[:1].isupper()]
 
 
 def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
@@ -203,6 +216,11 @@ def pick_sentences(cands: list, rows: dict[int, PassageRow], terms: list[str], w
                 continue
             cov = coverage(terms, weights, text)
             items.append(Picked(text, p, cov + 0.6 * pscore + 0.3 * max(c.dense, 0), c.score))
+    return best_sentences(items, recent, limit)
+
+
+def best_sentences(items: list[Picked], recent: bool, limit: int = MAX_SENTENCES) -> list[Picked]:
+    """The best distinct sentences, within 75% of the best score; newest first if ``recent``."""
     picked = _best_first(items, limit)
     if not picked:
         return []

@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from qa import answer as ans
+from qa.lexical import tokenize
 from qa.retrieve import Candidate, PassageRow, Retriever
 from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
 from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
@@ -57,6 +58,7 @@ class Engine:
         self.index_dir = Path(index_dir)
         self._encoder_loader = encoder_loader
         self._encoder = None
+        self._ml_encoder = None
         self._lock = threading.Lock()
         self._retriever = self._open()
 
@@ -121,6 +123,22 @@ class Engine:
                     self._encoder = enc
         return self._encoder
 
+    @property
+    def ml_encoder(self):
+        """The multilingual encoder (questions not in English), loaded on first use."""
+        if self._ml_encoder is None:
+            with self._lock:
+                if self._ml_encoder is None:
+                    from embeddings.multilingual import MultilingualEncoder
+
+                    self._ml_encoder = MultilingualEncoder(threads=1)
+        return self._ml_encoder
+
+    def _foreign(self, r: Retriever, text: str) -> bool:
+        from embeddings.multilingual import is_foreign
+
+        return r.ml_index is not None and is_foreign(text)
+
     def warm_up(self) -> None:
         """Load the encoder and touch the indexes so the first question is fast."""
         self.search("peace treaty", k=1)
@@ -131,6 +149,8 @@ class Engine:
         return self.encoder.encode([text])[0]
 
     def _candidates(self, r: Retriever, query: str, k: int, mode: str = "rerank") -> list[Candidate]:
+        if mode != "bm25" and self._foreign(r, query):
+            return r.foreign(query, self.ml_encoder.encode([query])[0], k=k)
         qvec = self._embed(query) if mode != "bm25" else None
         return r.hybrid(query, qvec, k=k, mode=mode)
 
@@ -149,7 +169,7 @@ class Engine:
         vecs = self.encoder.encode(qs) if mode != "bm25" else [None] * len(qs)
         out = []
         for q, v in zip(qs, vecs):
-            cands = r.hybrid(q, v, k=k, mode=mode)
+            cands = self._candidates(r, q, k, mode) if self._foreign(r, q) else r.hybrid(q, v, k=k, mode=mode)
             rows = r.passages([c.row for c in cands])
             out.append([_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)])
         return out
@@ -158,6 +178,8 @@ class Engine:
         """An extractive, cited answer to ``question`` (or an honest abstention)."""
         question = clean_question(question)
         r = self._retriever
+        if self._foreign(r, question):
+            return self._ask_foreign(r, question, k)
         qvec = self._embed(question)
         speaker = ans.parse_speaker_question(question)
         if speaker:
@@ -174,6 +196,33 @@ class Engine:
             return _abstain(question)
         recent = ans.wants_recent(question)
         picked = ans.pick_sentences(cands, rows, terms, weights, recent)
+        return _compose(question, picked, recent)
+
+    def _ask_foreign(self, r: Retriever, question: str, k: int) -> Answer:
+        """A question not in English: multilingual retrieval, sentences chosen by meaning."""
+        mlvec = self.ml_encoder.encode([question])[0]
+        speaker = ans.parse_speaker_question(question)
+        if speaker:
+            rows_with_name = r.rows_mentioning(speaker.surname)
+            if rows_with_name:
+                picked = ans.pick_statements(r.passages(rows_with_name), r.ml_cosines(mlvec, rows_with_name),
+                                             speaker.surname, [], {})
+                if picked:
+                    return _compose(question, picked, False,
+                                    header=f"What {speaker.name} said, according to the articles:")
+        cands = r.foreign(question, mlvec, k=k)
+        rows = r.passages([c.row for c in cands])
+        names = [t for n in ans.question_names(question) for t in tokenize(n)]
+        name_match = bool(names) and any(set(names) & set(tokenize(p.text)) for p in rows.values())
+        if not cands or ans.should_abstain_foreign(max(c.dense for c in cands), name_match):
+            return _abstain(question)
+        sentences = [(c, text) for c in cands[:3] for _, _, text in rows[c.row].sentences if len(text) >= 25]
+        sims = self.ml_encoder.encode([t for _, t in sentences]) @ mlvec if sentences else []
+        top = cands[0].score or 1.0
+        recent = ans.wants_recent(question)
+        items = [ans.Picked(t, rows[c.row], float(sim) + 0.5 * c.score / top, c.score)
+                 for (c, t), sim in zip(sentences, sims)]
+        picked = ans.best_sentences(items, recent)
         return _compose(question, picked, recent)
 
     def _idf(self, r: Retriever, terms: list[str]) -> dict[str, float]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import vector_index
+from embeddings import multilingual, vector_index
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
 from qa.chunking import Passage, chunk_document, normalize_ws
@@ -128,8 +128,8 @@ def embed_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title and title not in text else text
 
 
-def _previous_vectors(root: Path) -> dict[str, np.ndarray]:
-    """``key -> vector`` from the live version, to avoid re-embedding."""
+def _previous_vectors(root: Path, filename: str) -> dict[str, np.ndarray]:
+    """``key -> vector`` from the live version's ``filename``, to avoid re-embedding."""
     try:
         v = open_current(root)
         if v is None:
@@ -137,7 +137,9 @@ def _previous_vectors(root: Path) -> dict[str, np.ndarray]:
         db = open_db(v.path / "passages.sqlite")
         keys = [k for (k,) in db.execute("SELECT key FROM passages ORDER BY row")]
         db.close()
-        vecs = vector_index.reconstruct_all(vector_index.load(v.path / "vectors.faiss", mmap=False))
+        if not (v.path / filename).exists():
+            return {}
+        vecs = vector_index.reconstruct_all(vector_index.load(v.path / filename, mmap=False))
         if len(keys) != len(vecs):
             return {}
         return dict(zip(keys, vecs))
@@ -161,8 +163,10 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
         except IndexUnusable:
             live = None
         old = live.manifest if live else {}
+        ml_fp = multilingual.fingerprint() if multilingual.available() else None
         if (not full and live and old.get("format_version") == FORMAT_VERSION
-                and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs):
+                and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs
+                and (old.get("multilingual") or {}).get("fingerprint") == ml_fp):
             report.up_to_date = True
             report.documents = len(old.get("documents", {}))
             report.passages = int(old.get("passages", 0))
@@ -188,35 +192,35 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
         texts = [embed_text(d.title, p.text) for d, p in passages]
         keys = [text_key(t) for t in texts]
 
-        known = {} if full or not old_docs else _previous_vectors(root)
-        enc = encoder
-        cache = None
-        dim = enc.dim if enc else old.get("model", {}).get("dim")
-        missing = [i for i, k in enumerate(keys) if k not in known]
-        if missing:
-            enc = enc or load_encoder()
-            dim = enc.dim
-            cache = EmbeddingCache(_cache_file(mfp), dim)
-            known.update(cache.get_many([keys[i] for i in missing]))
-            missing = [i for i, k in enumerate(keys) if k not in known]
-        report.reused = len(keys) - len(missing)
-        if missing:
-            new = enc.encode([texts[i] for i in missing], progress=progress)
-            fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
-            known.update(fresh)
-            cache.put_many(fresh)
-            report.embedded = len(missing)
-        if cache:
-            cache.close()
-        if dim is None:
-            dim = len(next(iter(known.values()))) if known else 384
-        vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+        reuse = not full and bool(old_docs)
+        enc_box: list[Encoder] = [encoder] if encoder else []
+
+        def main_encoder() -> Encoder:
+            if not enc_box:
+                enc_box.append(load_encoder())
+            return enc_box[0]
+
+        vectors, report.embedded, report.reused = _embed(
+            texts, keys, _previous_vectors(root, "vectors.faiss") if reuse else {}, main_encoder,
+            _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress)
+        dim = vectors.shape[1]
+        ml_vectors = None
+        if multilingual.available():
+            ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == multilingual.fingerprint()
+            ml_vectors, _, _ = _embed(
+                texts, keys, _previous_vectors(root, "vectors_ml.faiss") if ml_reuse else {},
+                multilingual.MultilingualEncoder, _cache_file(multilingual.fingerprint()), multilingual.DIM,
+                progress)
 
         build = new_version_dir(root)
         _write_version(build, docs, passages, texts, keys, vectors, progress)
+        if ml_vectors is not None:
+            vector_index.save(vector_index.build(ml_vectors), build / "vectors_ml.faiss")
         manifest = {
             "format_version": FORMAT_VERSION,
             "model": {"name": model_name(mpath), "fingerprint": mfp, "dim": int(dim)},
+            "multilingual": ({"name": multilingual.NAME, "fingerprint": multilingual.fingerprint(),
+                              "dim": multilingual.DIM} if ml_vectors is not None else None),
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "sources": [str(p.resolve()) for p in paths],
             "inputs": inputs,
@@ -231,6 +235,36 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
     report.passages = len(passages)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_encoder: Callable[[], Encoder],
+           cache_path: Path, dim: int | None, progress: bool) -> tuple[np.ndarray, int, int]:
+    """Vectors for ``texts``: reused from ``known`` or the cache, else encoded (and cached).
+
+    Returns (vectors, how many were encoded, how many were reused). The encoder is
+    created only if something must be encoded.
+    """
+    missing = [i for i, k in enumerate(keys) if k not in known]
+    embedded = 0
+    if missing:
+        enc = get_encoder()
+        dim = enc.dim
+        cache = EmbeddingCache(cache_path, dim)
+        try:
+            known.update(cache.get_many([keys[i] for i in missing]))
+            missing = [i for i, k in enumerate(keys) if k not in known]
+            if missing:
+                new = enc.encode([texts[i] for i in missing], progress=progress)
+                fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
+                known.update(fresh)
+                cache.put_many(fresh)
+                embedded = len(missing)
+        finally:
+            cache.close()
+    if dim is None:
+        dim = len(next(iter(known.values()))) if known else 384
+    vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+    return vectors, embedded, len(keys) - embedded
 
 
 def _cache_file(mfp: str) -> Path:

