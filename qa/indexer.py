@@ -294,4 +294,4 @@ def _write_version(build: Path, docs: list[Document], passages: list[tuple[Docum
         db.executemany("INSERT INTO terms VALUES (?,?)", df.items())
     db.close()
     vector_index.save(vector_index.build(vectors), build / "vectors.faiss")
-    LexicalIndex.build(texts, progress=progress).save(build / "bm25")
+    LexicalIndex.build_and_save(texts, build / "bm25", progress=progress)

@@ -7,6 +7,7 @@ words removed, Snowball-stemmed; parameters k1=1.2, b=0.75 (Lucene variant).
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import re
@@ -31,9 +32,15 @@ def _stemmer():
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    """bm25s's English stop words, read without importing bm25s (which pulls scipy and numba)."""
+    import importlib.util
 
-    return frozenset(STOPWORDS_EN)
+    spec = importlib.util.find_spec("bm25s")
+    path = Path(spec.submodule_search_locations[0]) / "stopwords.py"
+    module_spec = importlib.util.spec_from_file_location("_bm25s_stopwords", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    return frozenset(module.STOPWORDS_EN)
 
 
 def tokenize(text: str) -> list[str]:
@@ -44,39 +51,58 @@ def tokenize(text: str) -> list[str]:
 
 
 class LexicalIndex:
-    """A bm25s index whose documents are passage rows ``0..n-1``."""
+    """BM25 over passage rows ``0..n-1``.
 
-    def __init__(self, bm25) -> None:
-        self.bm25 = bm25
+    Built and saved by bm25s; read back and queried with plain numpy from the
+    saved score matrix (CSC: one column of precomputed BM25 weights per term),
+    so the query path does not import bm25s, scipy or numba.
+    """
 
-    @classmethod
-    def build(cls, texts: list[str], progress: bool = False) -> LexicalIndex:
+    def __init__(self, vocab: dict[str, int], data: np.ndarray, indices: np.ndarray, indptr: np.ndarray,
+                 num_docs: int) -> None:
+        self.vocab = vocab
+        self.data = data
+        self.indices = indices
+        self.indptr = indptr
+        self.num_docs = num_docs
+
+    @staticmethod
+    def build_and_save(texts: list[str], folder: Path, progress: bool = False) -> None:
+        """Index ``texts`` with bm25s (Lucene BM25, k1 1.2, b 0.75) into ``folder``."""
         import bm25s
 
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
-        corpus = [tokenize(t) or [""] for t in texts]
-        bm25.index(corpus, show_progress=progress)
-        return cls(bm25)
-
-    def save(self, folder: Path) -> None:
-        self.bm25.save(str(folder), show_progress=False)
+        bm25.index([tokenize(t) or [""] for t in texts], show_progress=progress)
+        bm25.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path, mmap: bool = True) -> LexicalIndex:
-        import bm25s
+        """Read an index saved by :meth:`build_and_save`."""
+        mode = "r" if mmap else None
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        arrays = [np.load(folder / f"{name}.csc.index.npy", mmap_mode=mode) for name in ("data", "indices", "indptr")]
+        # One CSC column per term (bm25s's extra empty token "" may have none).
+        if params.get("method") != "lucene" or len(arrays[2]) not in (len(vocab), len(vocab) + 1):
+            raise ValueError(f"unexpected BM25 index in {folder}")
+        return cls(vocab, *arrays, num_docs=int(params["num_docs"]))
 
-        return cls(bm25s.BM25.load(str(folder), mmap=mmap))
+    def scores(self, query: str) -> np.ndarray | None:
+        """BM25 score of every passage for ``query`` (None when no query term is known)."""
+        columns = len(self.indptr) - 1
+        ids = [i for i in (self.vocab.get(t) for t in tokenize(query)) if i is not None and i < columns]
+        if not ids or self.num_docs == 0:
+            return None
+        rows = [self.indices[self.indptr[i] : self.indptr[i + 1]] for i in ids]
+        weights = [self.data[self.indptr[i] : self.indptr[i + 1]] for i in ids]
+        return np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=self.num_docs)
 
     def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (rows, scores) for ``query``; empty when no query term is known."""
-        vocab = self.bm25.vocab_dict
-        toks = [t for t in tokenize(query) if t in vocab]
-        n = self.bm25.scores["num_docs"]
-        if not toks or n == 0:
+        scores = self.scores(query)
+        if scores is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
-        ids = [vocab[t] for t in toks]
-        scores = self.bm25.get_scores_from_ids(ids)
-        k = min(k, n)
+        k = min(k, self.num_docs)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]
         keep = scores[top] > 0

@@ -86,7 +86,7 @@ class Retriever:
                 raise IndexUnusable(f"index file {path / 'vectors_ml.faiss'} is corrupt; "
                                     "rebuild it with `qa index --full`") from exc
         self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
-        sizes = {self.dense_index.ntotal, self.lexical.bm25.scores["num_docs"], self.size}
+        sizes = {self.dense_index.ntotal, self.lexical.num_docs, self.size}
         if self.ml_index is not None:
             sizes.add(self.ml_index.ntotal)
         if len(sizes) != 1:
