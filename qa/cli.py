@@ -143,7 +143,8 @@ def cmd_index(args) -> int:
               f"({report.seconds:.2f} s).")
         return 0
     print(f"Indexed {report.documents} documents, {report.passages} passages into {root} in {report.seconds:.1f} s: "
-          f"{report.embedded} passages embedded, {report.reused} reused; "
+          f"{report.embedded} passages embedded ({report.embedded_multilingual} multilingual), "
+          f"{report.reused} reused; "
           f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
           f"{len(report.skipped)} skipped.")
     return 0

@@ -49,6 +49,7 @@ class IndexReport:
     passages: int = 0
     embedded: int = 0
     reused: int = 0
+    embedded_multilingual: int = 0
     added: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
@@ -207,7 +208,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
         ml_vectors = None
         if multilingual.available():
             ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == multilingual.fingerprint()
-            ml_vectors, _, _ = _embed(
+            ml_vectors, report.embedded_multilingual, _ = _embed(
                 texts, keys, _previous_vectors(root, "vectors_ml.faiss") if ml_reuse else {},
                 multilingual.MultilingualEncoder, _cache_file(multilingual.fingerprint()), multilingual.DIM,
                 progress)
