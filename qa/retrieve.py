@@ -21,7 +21,7 @@ CANDIDATES = 50
 # Rerank = cosine + COVERAGE_WEIGHT * (IDF share of query terms in the passage)
 #        + BM25_WEIGHT * (BM25 / best BM25), over the top RERANK_DEPTH fused candidates.
 # Weights chosen on eval/questions.jsonl; hit@1 is flat (0.86-0.88) for 0.3-0.7 / 0.2-0.3.
-RERANK_DEPTH = 30
+RERANK_DEPTH = 20
 COVERAGE_WEIGHT = 0.5
 BM25_WEIGHT = 0.3
 
@@ -108,7 +108,10 @@ class Retriever:
                candidates: int = CANDIDATES) -> list[Candidate]:
         """Top ``k`` passages by ``mode``: "rerank" (default), "hybrid", "dense" or "bm25"."""
         if mode == "rerank":
-            return self.rerank(query, qvec, self.hybrid(query, qvec, max(k, RERANK_DEPTH), "hybrid", candidates))[:k]
+            # Rerank the union of each retriever's top RERANK_DEPTH: a passage that only one
+            # retriever ranks first must not be lost to RRF's preference for "in both lists".
+            pool = self.hybrid(query, qvec, 2 * RERANK_DEPTH, "hybrid", RERANK_DEPTH)
+            return self.rerank(query, qvec, pool)[:k]
         n = max(k, candidates)
         dense = self.dense(qvec, n) if qvec is not None and mode in ("hybrid", "dense") else []
         lex = self.bm25(query, n) if mode in ("hybrid", "bm25") else []
