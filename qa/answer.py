@@ -51,7 +51,8 @@ _SAY_RU = re.compile(
 )
 _RECENT = re.compile(
     r"\b(now|nowadays|currently|current|latest|newest|new|today|recent|recently|at present|these days|"
-    r"this year|still)\b|сейчас|сегодня|нынешн|текущ|последн|новый|новая|новое|недавн",
+    r"this year|still)\b|^\s*(is|are|does|do|has|have)\b|сейчас|сегодня|нынешн|текущ|последн|новый|новая|"
+    r"новое|недавн|^\s*(ли|есть ли)\b",
     re.IGNORECASE,
 )
 _TRANSLIT = dict(zip(
@@ -75,7 +76,8 @@ def transliterate(text: str) -> str:
 
 
 def wants_recent(question: str) -> bool:
-    """True for questions about the present ("now", "currently", "latest", ...)."""
+    """True for questions about the present ("now", "currently", "latest", or a present-tense
+    yes/no question such as "Are the talks frozen?")."""
     return bool(_RECENT.search(question))
 
 

@@ -16,8 +16,6 @@ from pathlib import Path
 
 import numpy as np
 
-logging.getLogger("bm25s").setLevel(logging.WARNING)
-
 K1 = 1.2
 B = 0.75
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
@@ -71,6 +69,7 @@ class LexicalIndex:
         """Index ``texts`` with bm25s (Lucene BM25, k1 1.2, b 0.75) into ``folder``."""
         import bm25s
 
+        logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG on import
         bm25 = bm25s.BM25(k1=K1, b=B, method="lucene")
         bm25.index([tokenize(t) or [""] for t in texts], show_progress=progress)
         bm25.save(str(folder), show_progress=False)
