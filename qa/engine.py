@@ -60,6 +60,7 @@ class Engine:
         self._encoder = None
         self._ml_encoder = None
         self._lock = threading.Lock()
+        self._reload_lock = threading.Lock()
         self._retriever = self._open()
 
     # ------------------------------------------------------------ opening
@@ -99,8 +100,11 @@ class Engine:
         name = current_version_name(self.index_dir)
         if name is None or name == self._retriever.version.name:
             return False
-        new = self._open()
-        old, self._retriever = self._retriever, new
+        with self._reload_lock:
+            if current_version_name(self.index_dir) == self._retriever.version.name:
+                return False
+            new = self._open()
+            old, self._retriever = self._retriever, new
         log.info("switched index %s -> %s", old.version.name, new.version.name)
         return True
 
@@ -262,9 +266,13 @@ class Engine:
         """Counts, outlets and date range of the indexed articles."""
         src = self.sources()
         dates = sorted(s.date for s in src if s.date)
+        hints = [y for (y,) in self._retriever.db.execute(
+            "SELECT year_hint FROM docs WHERE date IS NULL AND year_hint IS NOT NULL")]
         return CorpusStats(documents=len(src), passages=self._retriever.size,
                            outlets=sorted({s.source for s in src if s.source}),
-                           date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None)
+                           date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None,
+                           undated=sum(1 for s in src if not s.date),
+                           years_mentioned=(min(hints), max(hints)) if hints else None)
 
 
 def _hit(p: PassageRow, rank: int, score: float) -> Hit:

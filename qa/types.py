@@ -63,5 +63,7 @@ class CorpusStats:
     documents: int
     passages: int
     outlets: list[str]
-    date_min: str | None
+    date_min: str | None  # over the articles whose date is stated
     date_max: str | None
+    undated: int = 0  # articles with no stated date
+    years_mentioned: tuple[int, int] | None = None  # range of the latest years undated articles mention

@@ -120,7 +120,7 @@ def test_long_poll_wakes_on_inject_and_honours_offset(server):
     async def body(bot: Bot):
         threading.Timer(0.2, server.inject_text, args=(CHAT, "hello")).start()
         t0 = time.monotonic()
-        first = await bot.get_updates(timeout=2)
+        first = await bot.get_updates(timeout=5)
         woke_after = time.monotonic() - t0
         again = await bot.get_updates(timeout=0)  # not confirmed yet -> same update
         t0 = time.monotonic()
@@ -129,9 +129,9 @@ def test_long_poll_wakes_on_inject_and_honours_offset(server):
         return first, woke_after, again, empty, waited
 
     first, woke_after, again, empty, waited = run(with_bot(server, body))
-    assert [u.message.text for u in first] == ["hello"] and woke_after < 1.5
+    assert [u.message.text for u in first] == ["hello"] and woke_after < 4  # woke before the 5 s timeout
     assert [u.update_id for u in again] == [first[0].update_id]
-    assert empty == () and 0.9 <= waited < 3
+    assert empty == () and 0.9 <= waited < 5
     assert server.pending_updates() == []
 
 
@@ -298,8 +298,9 @@ def test_stop_unblocks_long_pollers_quickly():
     server.wait_for_poller(timeout=2)
     t0 = time.monotonic()
     server.stop()
-    t.join(timeout=2)
-    assert time.monotonic() - t0 < 1.5 and not t.is_alive()
+    t.join(timeout=10)
+    # The poll asked for 30 s; stopping must wake it long before (loose bound: shared CI machine).
+    assert time.monotonic() - t0 < 10 and not t.is_alive()
     assert results and results[0][1] == {"ok": True, "result": []}
 
 
@@ -308,4 +309,4 @@ def test_wait_for_times_out_with_context(server):
     t0 = time.monotonic()
     with pytest.raises(AssertionError, match="1 message"):
         server.wait_for_messages(CHAT, 1, timeout=0.3)
-    assert time.monotonic() - t0 < 1
+    assert time.monotonic() - t0 < 3
