@@ -63,6 +63,7 @@ class Row:
     recall_100: float
     mrr_10: float
     seconds: float
+    max_passages: int = DEPTH  # most passages any query got back (a rerank pool may be shallower)
 
 
 # ------------------------------------------------------------------ reading
@@ -227,7 +228,8 @@ def _fmt(x: float | None) -> str:
 def table_rows(rows: list[Row], published: list[tuple[str, float, str]], ours: str) -> list[list[str]]:
     """Header and body of the comparison table, as strings."""
     body = [["system", "nDCG@10", "Recall@100", "MRR@10", "source"]]
-    body += [[r.system, _fmt(r.ndcg_10), _fmt(r.recall_100), _fmt(r.mrr_10), ours] for r in rows]
+    body += [[r.system, _fmt(r.ndcg_10), _fmt(r.recall_100) + ("*" if r.max_passages < DEPTH else ""),
+              _fmt(r.mrr_10), ours] for r in rows]
     body += [[name, _fmt(v), "-", "-", f"published: {src}"] for name, v, src in published]
     return body
 
@@ -270,8 +272,10 @@ def _index(corpus: Path, root: Path, say) -> tuple[int, float]:
     if report.up_to_date:
         say(f"index at {root} is up to date: {report.documents:,} documents ({report.seconds:.1f} s)")
     else:
-        say(f"indexed {report.documents:,} documents into {root} in {report.seconds:.1f} s "
-            f"({report.embedded:,} embedded, {report.reused:,} reused)")
+        ml = getattr(report, "embedded_multilingual", 0)
+        say(f"indexed {report.documents:,} documents ({report.passages:,} passages) into {root} in "
+            f"{report.seconds:.1f} s: {report.embedded:,} passages embedded, {report.reused:,} reused"
+            + (f"; {ml:,} multilingual vectors embedded" if ml else ""))
     return report.documents, report.seconds
 
 
@@ -299,7 +303,8 @@ def evaluate_configs(engine, queries: dict[str, str], qrels: Qrels, model: str,
             continue
         seconds = time.perf_counter() - t0
         m = evaluate_run(qrels, hits_to_run(results))
-        rows.append(Row(label, mode, m["ndcg@10"], m["recall@100"], m["mrr@10"], seconds))
+        depth = max((len(h) for h in results.values()), default=0)
+        rows.append(Row(label, mode, m["ndcg@10"], m["recall@100"], m["mrr@10"], seconds, depth))
         say(f"{label}: nDCG@10 {m['ndcg@10']:.3f} ({seconds:.1f} s)")
     return rows, skipped
 
@@ -349,7 +354,7 @@ def run(folder: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fa
             "seconds": round(seconds, 1), "depth": DEPTH,
             "results": [{"system": r.system, "mode": r.mode, "ndcg@10": round(r.ndcg_10, 4),
                          "recall@100": round(r.recall_100, 4), "mrr@10": round(r.mrr_10, 4),
-                         "seconds": round(r.seconds, 1)} for r in rows],
+                         "seconds": round(r.seconds, 1), "max_passages": r.max_passages} for r in rows],
             "skipped": skipped,
             "published": [{"system": s, "ndcg@10": v, "source": src} for s, v, src in published],
         }, ensure_ascii=False))
@@ -360,10 +365,18 @@ def run(folder: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fa
     if limit:
         print(f"(smoke test: first {limit} queries over a reduced corpus; not comparable with published figures)")
     print()
+    notes = [f"* {r.system} returned at most {r.max_passages} passages per query: "
+             f"its Recall@100 is recall within those" for r in rows if r.max_passages < DEPTH]
     print(plain_table(body))
+    for line in notes:
+        print(line)
     for s in skipped:
         print(f"skipped {s['system']}: {s['reason']}")
     print()
     print(markdown_table(body))
+    if notes:
+        print()
+        for line in notes:
+            print(line)
     return 0
 
