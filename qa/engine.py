@@ -229,9 +229,6 @@ class Engine:
         picked = ans.best_sentences(items, recent)
         return _compose(question, picked, recent)
 
-    def _idf(self, r: Retriever, terms: list[str]) -> dict[str, float]:
-        return r.idf_weights(terms)
-
     def _statements(self, r: Retriever, question: str, qvec, speaker: ans.SpeakerQuestion) -> Answer | None:
         rows_with_name = r.rows_mentioning(speaker.surname)
         if not rows_with_name:
@@ -244,7 +241,7 @@ class Engine:
             cos = r.cosines(qvec, rows_with_name)
         rows = r.passages(rows_with_name)
         terms = ans.question_terms(topic) if topic else []
-        weights = self._idf(r, terms)
+        weights = r.idf_weights(terms)
         picked = ans.pick_statements(rows, cos, speaker.surname, terms, weights)
         if not picked:
             return None

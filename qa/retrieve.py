@@ -65,6 +65,12 @@ def rrf(rankings: list[list[int]], weights: list[float] | None = None, k: int = 
     return fused
 
 
+def _cosines(index, vec: np.ndarray, rows: list[int]) -> dict[int, float]:
+    """Cosine of ``vec`` with the stored (normalised) vectors of ``rows`` in a FAISS index."""
+    vecs = np.stack([index.reconstruct(int(r)) for r in rows])
+    return dict(zip(rows, (vecs @ np.asarray(vec, np.float32).ravel()).tolist()))
+
+
 class Retriever:
     """Search one index version: dense, lexical, hybrid."""
 
@@ -108,8 +114,9 @@ class Retriever:
                candidates: int = CANDIDATES) -> list[Candidate]:
         """Top ``k`` passages by ``mode``: "rerank" (default), "hybrid", "dense" or "bm25"."""
         if mode == "rerank":
-            # Rerank the union of each retriever's top RERANK_DEPTH: a passage that only one
-            # retriever ranks first must not be lost to RRF's preference for "in both lists".
+            # Rerank the RRF top 2*RERANK_DEPTH drawn from each retriever's top 2*RERANK_DEPTH: deep
+            # enough that a passage only one retriever ranks first is not lost to RRF's preference
+            # for passages in both lists (at most 2*RERANK_DEPTH results).
             pool = self.hybrid(query, qvec, 2 * RERANK_DEPTH, "hybrid", RERANK_DEPTH)
             return self.rerank(query, qvec, pool)[:k]
         n = max(k, candidates)
@@ -141,8 +148,7 @@ class Retriever:
         fused = rrf([[r for r, _ in dense], [r for r, _ in lex]])
         missing = [r for r in fused if r not in dmap]
         if missing:
-            vecs = np.stack([self.ml_index.reconstruct(int(r)) for r in missing])
-            dmap.update(zip(missing, (vecs @ np.asarray(mlvec, np.float32).ravel()).tolist()))
+            dmap.update(self.ml_cosines(mlvec, missing))
         best_lex = max(lmap.values(), default=0.0) or 1.0
         out = [Candidate(r, dmap[r] + BM25_WEIGHT * lmap.get(r, 0.0) / best_lex, dmap[r], lmap.get(r, 0.0))
                for r in fused]
@@ -150,8 +156,7 @@ class Retriever:
 
     def ml_cosines(self, mlvec: np.ndarray, rows: list[int]) -> dict[int, float]:
         """Multilingual cosine of a question with the given passage rows."""
-        vecs = np.stack([self.ml_index.reconstruct(int(r)) for r in rows])
-        return dict(zip(rows, (vecs @ np.asarray(mlvec, np.float32).ravel()).tolist()))
+        return _cosines(self.ml_index, mlvec, rows)
 
     def rerank(self, query: str, qvec: np.ndarray | None, cands: list[Candidate]) -> list[Candidate]:
         """Reorder candidates by cosine, query-term coverage and normalised BM25."""
@@ -175,8 +180,7 @@ class Retriever:
 
     def cosines(self, qvec: np.ndarray, rows: list[int]) -> dict[int, float]:
         """Exact cosine of the query with the given passage rows."""
-        vecs = np.stack([self.dense_index.reconstruct(int(r)) for r in rows])
-        return dict(zip(rows, (vecs @ np.asarray(qvec, np.float32).ravel()).tolist()))
+        return _cosines(self.dense_index, qvec, rows)
 
     def passages(self, rows: list[int]) -> dict[int, PassageRow]:
         """Stored passages (with document metadata) for ``rows``."""
