@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from qa.corpus import Document
 from qa.sentences import split_sentences
 
+# Bump when cleaning or chunking changes what passages a document yields: `qa index` then
+# re-chunks every document (vectors of unchanged passage texts are reused).
+PIPELINE_VERSION = 2
 TARGET_CHARS = 600
 MAX_CHARS = 1000
 OVERLAP_SENTENCES = 1
@@ -76,11 +79,11 @@ def chunk_document(doc: Document, target: int = TARGET_CHARS, overlap: int = OVE
             s, e = sents[0][0], sents[-1][1]
             return [Passage(f"{doc.doc_id}#0", doc.doc_id, normalize_ws(doc.text[s:e]), s, e, sents)]
     for sents in document_sentences(doc):
-        i = 0
+        i = fresh = 0  # fresh: the first sentence no passage holds yet (the ones before it are overlap)
         while i < len(sents):
             j = i
             length = 0
-            while j < len(sents) and (j == i or length + (sents[j][1] - sents[j][0]) <= target):
+            while j < len(sents) and (j <= fresh or length + (sents[j][1] - sents[j][0]) <= target):
                 length += sents[j][1] - sents[j][0] + 1
                 j += 1
             group = sents[i:j]
@@ -95,5 +98,5 @@ def chunk_document(doc: Document, target: int = TARGET_CHARS, overlap: int = OVE
             ))
             if j >= len(sents):
                 break
-            i = max(j - overlap, i + 1)
+            i, fresh = max(j - overlap, i + 1), j
     return passages

@@ -20,7 +20,7 @@ import numpy as np
 from embeddings import multilingual, vector_index
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
-from qa.chunking import Passage, chunk_document, normalize_ws
+from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
 from qa.lexical import LexicalIndex, tokenize
 from qa.store import (
@@ -166,6 +166,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
         old = live.manifest if live else {}
         ml_fp = multilingual.fingerprint() if multilingual.available() else None
         if (not full and live and old.get("format_version") == FORMAT_VERSION
+                and old.get("pipeline_version", 1) == PIPELINE_VERSION
                 and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs
                 and (old.get("multilingual") or {}).get("fingerprint") == ml_fp):
             report.up_to_date = True
@@ -219,6 +220,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             vector_index.save(vector_index.build(ml_vectors), build / "vectors_ml.faiss")
         manifest = {
             "format_version": FORMAT_VERSION,
+            "pipeline_version": PIPELINE_VERSION,
             "model": {"name": model_name(mpath), "fingerprint": mfp, "dim": int(dim)},
             "multilingual": ({"name": multilingual.NAME, "fingerprint": multilingual.fingerprint(),
                               "dim": multilingual.DIM} if ml_vectors is not None else None),

@@ -97,3 +97,15 @@ def test_decoding_legacy_and_utf16():
 def test_empty_and_binary_are_refused(data):
     with pytest.raises(BadDocument):
         decode(data, "bad.txt")
+
+
+def test_a_passage_is_never_only_the_previous_ones_overlap():
+    # A short sentence ends one passage; the next sentence is too long to join it. The next
+    # passage must not be that short sentence alone (it was: a duplicate that took a rank).
+    short = "The talks began on Monday."
+    long = "Lavrov said " + "that the islands are Russian territory and " * 14 + "that is final."
+    text = " ".join(["Kono arrived in Moscow for the first round of the negotiations."] * 8 + [short, long])
+    passages = chunk_document(make_document("o", text))
+    for before, after in zip(passages, passages[1:]):
+        assert set(after.sentences) - set(before.sentences), after.text
+    assert any(short in p.text and "Lavrov said" in p.text for p in passages)

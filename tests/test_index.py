@@ -9,7 +9,7 @@ from qa.indexer import build_index
 from qa.store import IndexLock, IndexUnusable, LockedError, current_version_name
 
 
-def test_round_trip_and_incremental(tmp_path, seeds_copy, hash_encoder, cache_dir):
+def test_round_trip_and_incremental(tmp_path, seeds_copy, hash_encoder, cache_dir, monkeypatch):
     root = tmp_path / "idx"
     r1 = build_index([seeds_copy], root)
     assert r1.documents == 5 and r1.passages > 50 and r1.embedded == r1.passages
@@ -22,6 +22,15 @@ def test_round_trip_and_incremental(tmp_path, seeds_copy, hash_encoder, cache_di
     calls = hash_encoder.calls
     r2 = build_index([seeds_copy], root)
     assert r2.up_to_date and hash_encoder.calls == calls and r2.version == r1.version
+
+    # A newer chunker re-chunks every document, embedding only passage texts it has not seen.
+    import qa.indexer
+
+    with monkeypatch.context() as m:
+        m.setattr(qa.indexer, "PIPELINE_VERSION", qa.indexer.PIPELINE_VERSION + 1)
+        r2b = build_index([seeds_copy], root)
+    assert not r2b.up_to_date and r2b.embedded == 0 and r2b.reused == r1.passages
+    assert not build_index([seeds_copy], root).up_to_date  # back to the current version: re-chunked again
 
     # One new article: only its passages are embedded.
     (seeds_copy / "new.txt").write_text("Fresh talks\nThe Aegis Ashore plan was cancelled in June. "

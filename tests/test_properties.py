@@ -34,6 +34,9 @@ def test_passages_are_exact_spans_and_lose_nothing(text):
     for section in document_sentences(doc):
         for s in section:
             assert s in covered
+    # Overlap is context only: every passage brings at least one sentence the one before it lacks.
+    for before, after in zip(passages, passages[1:]):
+        assert set(after.sentences) - set(before.sentences)
     # Nothing citable outside the sections: passage spans never cover removed lines.
     lines = {ln for ln in text.split("\n") if ln.strip() in ("Share it", "Follow Us", "Photo: Reuters")}
     for p in passages:
