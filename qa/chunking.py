@@ -1,13 +1,15 @@
 """Sentence-aware passages with character offsets into the original text.
 
 A passage is a few consecutive sentences of one section (bounded length, one
-sentence of overlap with the next). Its text is ``original[start:end]`` with
+sentence of overlap with the previous passage, two when that sentence refers to
+someone named just before it, e.g. "according to the expert"). Its text is ``original[start:end]`` with
 runs of whitespace (line breaks included) collapsed to one space:
 :func:`normalize_ws`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from qa.corpus import Document
@@ -15,11 +17,17 @@ from qa.sentences import split_sentences
 
 # Bump when cleaning or chunking changes what passages a document yields: `qa index` then
 # re-chunks every document (vectors of unchanged passage texts are reused).
-PIPELINE_VERSION = 2
+PIPELINE_VERSION = 3
 TARGET_CHARS = 600
 MAX_CHARS = 1000
 OVERLAP_SENTENCES = 1
 WHOLE_MAX_CHARS = 6000
+# A passage opening with "he added" or "according to the expert" would not say who is
+# meant: its overlap then reaches back one more sentence, which usually names the person.
+_REFERENCE = re.compile(
+    r"^\W*(?:\w+\W+){0,4}?(?:he|she|his|her|him|the (?:expert|analyst|minister|diplomat|official|spokesman|"
+    r"spokeswoman|spokesperson|ambassador|scholar|researcher|professor|president|premier|prime minister|"
+    r"politician|lawmaker|source))\b", re.IGNORECASE)
 
 
 @dataclass
@@ -98,5 +106,9 @@ def chunk_document(doc: Document, target: int = TARGET_CHARS, overlap: int = OVE
             ))
             if j >= len(sents):
                 break
-            i, fresh = max(j - overlap, i + 1), j
+            nxt = max(j - overlap, i + 1)
+            if (nxt - 1 > i and _REFERENCE.match(doc.text[sents[nxt][0] : sents[nxt][1]])
+                    and sents[j - 1][1] - sents[nxt - 1][0] <= target):
+                nxt -= 1
+            i, fresh = nxt, j
     return passages

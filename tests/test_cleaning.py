@@ -109,3 +109,15 @@ def test_a_passage_is_never_only_the_previous_ones_overlap():
     for before, after in zip(passages, passages[1:]):
         assert set(after.sentences) - set(before.sentences), after.text
     assert any(short in p.text and "Lavrov said" in p.text for p in passages)
+
+
+def test_a_passage_that_opens_with_a_reference_also_holds_the_name():
+    filler = "The ministers met in Moscow on Monday and discussed the islands at length. " * 5
+    named = "Trade is an advance for future political interests, said Viktor Kuzminkov, a senior fellow."
+    ref = "However, according to the expert, this approach does not work."
+    rest = "It is connected with the asymmetry of the positions and interests of the parties. " * 3
+    passages = chunk_document(make_document("r", f"{filler}{named} {ref} {rest}"))
+    opening = [p for p in passages if "according to the expert" in p.text and "asymmetry" in p.text]
+    assert opening and all("Kuzminkov" in p.text for p in opening)
+    plain = chunk_document(make_document("s", f"{filler}{named} This approach does not work. {rest}"))
+    assert not all("Kuzminkov" in p.text for p in plain if "asymmetry" in p.text)  # no reference: no extra
