@@ -268,7 +268,9 @@ def default_index_root(folder: Path) -> Path:
 def _index(corpus: Path, root: Path, say) -> tuple[int, float]:
     from qa.indexer import build_index
 
-    report = build_index([corpus], root, progress=True, warn=lambda m: say(f"warning: {m}"))
+    # BEIR's queries are English: the multilingual vectors would cost minutes and serve nothing.
+    report = build_index([corpus], root, progress=True, warn=lambda m: say(f"warning: {m}"),
+                         multilingual_vectors=False)
     if report.up_to_date:
         say(f"index at {root} is up to date: {report.documents:,} documents ({report.seconds:.1f} s)")
     else:

@@ -151,10 +151,14 @@ def _previous_vectors(root: Path, filename: str) -> dict[str, np.ndarray]:
 
 def build_index(paths: list[Path], root: Path, full: bool = False, progress: bool = False,
                 warn: Callable[[str], None] = log.warning, encoder: Encoder | None = None,
-                lock_wait: float = 0.0) -> IndexReport:
-    """Build or refresh the index at ``root`` from ``paths``; publish atomically."""
+                lock_wait: float = 0.0, multilingual_vectors: bool = True) -> IndexReport:
+    """Build or refresh the index at ``root`` from ``paths``; publish atomically.
+
+    ``multilingual_vectors=False`` skips the vectors that serve questions not in English.
+    """
     t0 = time.perf_counter()
     report = IndexReport()
+    ml_on = multilingual_vectors and multilingual.available()
     mpath = model_dir()
     mfp = model_fingerprint(mpath)
     with IndexLock(root, wait=lock_wait):
@@ -164,7 +168,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
         except IndexUnusable:
             live = None
         old = live.manifest if live else {}
-        ml_fp = multilingual.fingerprint() if multilingual.available() else None
+        ml_fp = multilingual.fingerprint() if ml_on else None
         if (not full and live and old.get("format_version") == FORMAT_VERSION
                 and old.get("pipeline_version", 1) == PIPELINE_VERSION
                 and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs
@@ -207,7 +211,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress)
         dim = vectors.shape[1]
         ml_vectors = None
-        if multilingual.available():
+        if ml_on:
             ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == multilingual.fingerprint()
             ml_vectors, report.embedded_multilingual, _ = _embed(
                 texts, keys, _previous_vectors(root, "vectors_ml.faiss") if ml_reuse else {},
