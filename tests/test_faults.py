@@ -64,6 +64,14 @@ def test_hot_reload_between_questions(tmp_path, seeds_copy, hash_encoder, cache_
     assert engine.search("zebra Nemuro", k=1)[0].doc_id == "zebra"
     # The old version's files are still readable by the reader that opened them.
     assert old.hybrid("Habomai", None, k=1, mode="bm25")
+    # Once the last question using it is done, the old reader is freed (its SQLite handle closed).
+    import gc
+    import weakref
+
+    gone = weakref.ref(old)
+    del old
+    gc.collect()
+    assert gone() is None
 
 
 @pytest.mark.parametrize("q", ["", "   ", "\x00\x01\x02", "\n\t"])
