@@ -198,11 +198,15 @@ def main(argv: list[str] | None = None) -> int:
     except (UserError, *USER_ERRORS) as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_USER
+    except BrokenPipeError:
+        return 0
+    except OSError as exc:  # the file system refused (permissions, a file where a folder should be, disk full)
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"qa: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_USER
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 0
 
 
 if __name__ == "__main__":

@@ -109,8 +109,11 @@ class IndexLock:
     def __enter__(self) -> IndexLock:
         import fcntl
 
-        self.root.mkdir(parents=True, exist_ok=True)
-        self.fh = open(self.root / ".lock", "a+")
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            self.fh = open(self.root / ".lock", "a+")
+        except OSError as exc:
+            raise IndexUnusable(f"cannot use {self.root} as the index folder: {exc.strerror or exc}") from exc
         deadline = time.monotonic() + self.wait
         while True:
             try:

@@ -81,3 +81,24 @@ def test_missing_index_without_build(tmp_path, capsys, hash_encoder, cache_dir, 
 def test_index_of_missing_path(tmp_path, capsys, hash_encoder, cache_dir):
     assert main(["--index-dir", str(tmp_path / "idx"), "index", str(tmp_path / "nope")]) == 1
     assert "no such file or folder" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["ask", "Lavrov"], ["search", "Lavrov"], ["sources"], ["index"]])
+def test_index_dir_that_cannot_be_a_folder(tmp_path, capsys, hash_encoder, cache_dir, seeds_copy, command):
+    afile = tmp_path / "afile"
+    afile.write_text("not a folder")
+    assert main(["--index-dir", str(afile / "idx"), *command]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"qa: error: cannot use {afile / 'idx'} as the index folder: Not a directory"
+    assert afile.read_text() == "not a folder"
+
+
+def test_file_system_errors_are_one_line(index, capsys, monkeypatch):
+    import qa.cli
+
+    def refuse(args):
+        raise PermissionError(13, "Permission denied", "/some/file")
+
+    monkeypatch.setitem(qa.cli.COMMANDS, "sources", refuse)
+    assert main(["--index-dir", str(index), "sources"]) == 1
+    assert capsys.readouterr().err == "qa: error: Permission denied: /some/file\n"
