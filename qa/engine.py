@@ -7,8 +7,10 @@ it started with.
 
 from __future__ import annotations
 
+import html
 import logging
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict
@@ -40,9 +42,25 @@ def project_seeds() -> Path:
     return Path(__file__).resolve().parents[1] / "seeds"
 
 
+_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
+_MD_LINK = re.compile(r"\[([^\]]+)\]\([^)\s]+\)")
+_MD_EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_|`)(\S(?:.*?\S)?)\1(?!\w)")
+
+
+def strip_markup(text: str) -> str:
+    """The words of a question pasted with HTML or Markdown: tags, entities, emphasis and links removed."""
+    text = html.unescape(_TAG.sub(" ", text))
+    text = _MD_LINK.sub(r"\1", text)
+    for _ in range(2):  # **_nested_**
+        text = _MD_EMPHASIS.sub(r"\2", text)
+    return text
+
+
 def clean_question(question: str) -> str:
-    """Normalise a question; raise QuestionError if it is empty or too long."""
+    """Normalise a question (markup removed); raise QuestionError if it is empty or too long."""
     q = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
+    if len(q) <= 4 * MAX_QUESTION_CHARS:
+        q = strip_markup(q)
     q = " ".join(q.split())
     if not q:
         raise QuestionError("the question is empty")

@@ -85,6 +85,17 @@ def test_long_question_is_refused():
         clean_question("a" * 10_000)
 
 
+@pytest.mark.parametrize("raw, clean", [
+    ("<b>What</b> did <i>Lavrov</i> say?", "What did Lavrov say?"),
+    ("**What** did _Lavrov_ say?", "What did Lavrov say?"),
+    ("What did **_Kono_** say about [Aegis Ashore](https://example.com/a)?", "What did Kono say about Aegis Ashore?"),
+    ("<p class='q'>Habomai &amp; Shikotan</p>", "Habomai & Shikotan"),
+    ("Is 2*3 < 7 and snake_case_name > x?", "Is 2*3 < 7 and snake_case_name > x?"),  # not markup: kept
+])
+def test_markup_is_removed_from_questions(raw, clean):
+    assert clean_question(raw) == clean
+
+
 @pytest.mark.parametrize("q", ["<b>Lavrov</b> & Kono?", "**What** did _Lavrov_ say?", "🇯🇵🇷🇺🤝",
                                "ラブロフ外相は何と言いましたか", "Что сказал Лавров?", "a\x07b\x1bc"])
 def test_odd_questions_get_an_answer_or_abstention(tmp_path, seeds_copy, hash_encoder, cache_dir, q):
