@@ -38,6 +38,9 @@ SPEECH = re.compile(
     re.IGNORECASE,
 )
 _QUOTE_START = re.compile(r"^[\"“«„'‘—–-]")
+# Verbs of taking a position, for "He also took issue with ..." right after a sentence by the speaker.
+_STANCE = re.compile(r"\b(took issue|takes issue|critici[sz]ed|rejected|dismissed|demanded|proposed|praised|"
+                     r"welcomed|objected|denied|refused|questioned|condemned|called for|opposed)\b")
 _SAY_QUESTION = re.compile(
     r"^\s*(?:so\s+)?what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+"
     r"(?:say|said|saying|state|stated|tell|told|think|thought|claim|announce|argue|mean|comment|"
@@ -152,6 +155,9 @@ def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
         if re.search(r"\b(said|says|stated|told|noted|[Aa]ccording to|wrote|writes)\s+(?:[A-Z][\w.-]*\s+){0,3}$",
                      before):
             return True
+    if prev_attributed and re.match(r"(He|She)\b", sentence.strip()):
+        head = sentence.strip()[:90]
+        return bool(SPEECH.search(head) or _STANCE.search(head))
     if prev_attributed and _QUOTE_START.match(sentence.strip()):
         names = re.findall(r"\b([A-Z][a-z]{2,})\s+(?:said|told|stated|noted|stressed)", sentence)
         return not names
@@ -213,12 +219,24 @@ def pick_sentences(cands: list, rows: dict[int, PassageRow], terms: list[str], w
         pscore = c.score / top
         if recent and y_max > y_min:
             pscore += 0.5 * (_year(p) - y_min) / (y_max - y_min)
-        for _, _, text in p.sentences:
+        for i, (_, _, text) in enumerate(p.sentences):
             if len(text) < 25:
                 continue
             cov = coverage(terms, weights, text)
-            items.append(Picked(text, p, cov + 0.6 * pscore + 0.3 * max(c.dense, 0), c.score))
+            shown = with_antecedent(text, p.sentences[i - 1][2] if i else None)
+            items.append(Picked(shown, p, cov + 0.6 * pscore + 0.3 * max(c.dense, 0), c.score))
     return best_sentences(items, recent, limit)
+
+
+_BACK_REFERENCE = re.compile(r"(It|Its|This|That|These|Those|They|Their|He|His|She|Her)\b")
+
+
+def with_antecedent(sentence: str, previous: str | None) -> str:
+    """``sentence``, preceded by the sentence before it when it opens by referring back
+    ("It was signed in 1999"), so the reader sees what "it" is."""
+    if previous and len(previous) <= 400 and _BACK_REFERENCE.match(sentence):
+        return f"{previous} {sentence}"
+    return sentence
 
 
 def best_sentences(items: list[Picked], recent: bool, limit: int = MAX_SENTENCES) -> list[Picked]:

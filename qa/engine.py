@@ -16,6 +16,8 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
+
 from qa import answer as ans
 from qa.lexical import tokenize
 from qa.retrieve import Candidate, PassageRow, Retriever
@@ -214,10 +216,18 @@ class Engine:
         weights = r.idf_weights(terms, unknown=True)
         best_cov = max((ans.coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
         best_dense = max((c.dense for c in cands), default=0.0)
-        if not cands or ans.should_abstain(best_dense, best_cov):
+        if not cands:
             return _abstain(question)
         recent = ans.wants_recent(question)
         picked = ans.pick_sentences(cands, rows, terms, weights, recent)
+        if ans.should_abstain(best_dense, best_cov):
+            # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
+            # judge it by the best sentences too (rarely needed, so they are encoded only here).
+            if not picked or best_cov < ans.COVERAGE_MIN:
+                return _abstain(question)
+            sentence_dense = float(np.max(self.encoder.encode([p.text for p in picked[:3]]) @ np.ravel(qvec)))
+            if ans.should_abstain(max(best_dense, sentence_dense), best_cov):
+                return _abstain(question)
         return _compose(question, picked, recent)
 
     def _ask_foreign(self, r: Retriever, question: str, k: int) -> Answer:

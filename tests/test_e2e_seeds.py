@@ -54,6 +54,12 @@ def test_rare_words_find_their_passage(index_dir):
     engine = Engine(index_dir)
     for word in ("Habomai", "Malokurilskoye", "Aegis Ashore"):
         assert word in engine.search(word, k=1)[0].text
+        # Asked as a bare name, it is answered from that passage (not abstained: the name is
+        # close to one sentence even when the passage as a whole is not).
+        a = engine.ask(word)
+        assert not a.abstained and word in a.answer, word
+    a = engine.ask("What did Lavrov say about Aegis Ashore?")
+    assert not a.abstained and "Aegis Ashore" in a.answer
 
 
 def test_eval_question_set(index_dir):

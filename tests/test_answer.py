@@ -1,0 +1,34 @@
+"""Answer-layer rules: who is speaking, what a pronoun refers back to, when to abstain."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa import answer as ans
+
+
+@pytest.mark.parametrize("sentence, prev, expected", [
+    ("Lavrov said there is a certain link between the two treaties.", False, True),
+    ("He also took issue with Japan's planned Aegis Ashore systems, Tass reported.", True, True),
+    ("He added that the talks would continue.", True, True),
+    ("He also took issue with Japan's plans.", False, False),  # nobody named before: not Lavrov's
+    ("He arrived in Tokyo on Monday.", True, False),  # not a statement
+    ("Kono and Lavrov were held after Abe announced it.", False, False),
+])
+def test_statements_by_lavrov(sentence, prev, expected):
+    assert ans.is_statement_by(sentence, "Lavrov", prev) is expected
+
+
+def test_a_sentence_opening_with_a_reference_is_shown_with_the_one_before():
+    before = "In 2022, Moscow terminated the agreement on facilitated visits to the Kuril Islands."
+    assert ans.with_antecedent("It was signed in 1999.", before) == f"{before} It was signed in 1999."
+    assert ans.with_antecedent("The agreement was signed in 1999.", before) == "The agreement was signed in 1999."
+    assert ans.with_antecedent("It was signed in 1999.", None) == "It was signed in 1999."
+    assert ans.with_antecedent("Items were listed.", before) == "Items were listed."  # "It" only as a word
+
+
+def test_abstention_rule():
+    assert not ans.should_abstain(best_dense=0.6, best_coverage=0.0)  # close in meaning
+    assert not ans.should_abstain(best_dense=0.3, best_coverage=0.8)  # shares the key terms
+    assert ans.should_abstain(best_dense=0.3, best_coverage=0.2)
+    assert ans.should_abstain(best_dense=0.1, best_coverage=1.0)  # words match, meaning does not
