@@ -419,12 +419,14 @@ def test_long_question_is_politely_refused(server, start_bot, engine):
     assert engine.asked == []
 
 
-def test_question_markup_is_escaped(server, start_bot):
+def test_question_markup_is_neither_interpreted_nor_searched(server, start_bot):
     start_bot()
     server.inject_text(42, "is <b>this</b> & <i>that</i> bold?")
     (msg,) = server.wait_for_messages(42, 1)
-    assert "is &lt;b&gt;this&lt;/b&gt; &amp; &lt;i&gt;that&lt;/i&gt; bold?" in msg.params["text"]
-    assert "is <b>this</b> & <i>that</i> bold?" in msg.result["text"]
+    # The tags are dropped from the question (clean_question); what is left is escaped.
+    assert "You asked: is this &amp; that bold?" in msg.params["text"]
+    assert "<b>this</b>" not in msg.params["text"] and "&lt;b&gt;this" not in msg.params["text"]
+    assert "You asked: is this & that bold?" in msg.result["text"]
 
 
 def test_long_answer_is_split_into_several_messages(server, start_bot):
