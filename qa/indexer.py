@@ -167,6 +167,10 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             live = open_current(root)
         except IndexUnusable:
             live = None
+        damaged = live and _damaged_files(live.path, live.manifest)
+        if damaged:
+            warn(f"index files in {live.path} changed on disk ({', '.join(damaged)}): rebuilding them")
+            live = None
         old = live.manifest if live else {}
         ml_fp = multilingual.fingerprint() if ml_on else None
         if (not full and live and old.get("format_version") == FORMAT_VERSION
@@ -236,12 +240,26 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title}
                           for d in docs},
         }
+        manifest["files"] = {str(f.relative_to(build)): f.stat().st_size
+                             for f in sorted(build.rglob("*")) if f.is_file()}
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         report.version = publish(root, build).name
     report.documents = len(docs)
     report.passages = len(passages)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _damaged_files(version: Path, manifest: dict) -> list[str]:
+    """Files of a version that are missing or not the size the manifest recorded (a cheap check)."""
+    bad = []
+    for name, size in (manifest.get("files") or {}).items():
+        try:
+            if (version / name).stat().st_size != size:
+                bad.append(name)
+        except OSError:
+            bad.append(name)
+    return bad
 
 
 def _embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_encoder: Callable[[], Encoder],

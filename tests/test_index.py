@@ -101,7 +101,17 @@ def test_truncated_vectors_are_refused(tmp_path, seeds_copy, hash_encoder, cache
     vec.write_bytes(vec.read_bytes()[:100])
     with pytest.raises(IndexUnusable, match="qa index --full"):
         Engine(root)
-    # A full rebuild repairs it.
+    # A plain `qa index` notices (sizes recorded in the manifest) and rebuilds, from the cache.
+    warnings = []
+    calls = hash_encoder.calls
+    r = build_index([seeds_copy], root, warn=warnings.append)
+    assert not r.up_to_date and hash_encoder.calls == calls
+    assert warnings and "vectors.faiss" in warnings[0]
+    assert Engine(root).search("Kuril", k=1)
+    assert build_index([seeds_copy], root).up_to_date
+    # So does a full rebuild.
+    vec = root / current_version_name(root) / "bm25" / "data.csc.index.npy"
+    vec.write_bytes(b"")
     build_index([seeds_copy], root, full=True)
     assert Engine(root).search("Kuril", k=1)
 
