@@ -275,6 +275,8 @@ def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname:
                 rel = cos.get(row, 0.0) + (coverage(terms, weights, text) if terms else 0.0)
                 items.append(Picked(text, p, rel, cos.get(row, 0.0)))
     ranked = _best_first(items, limit * 3)
+    if terms and ranked:  # "... say about Y": only statements about as relevant as the best (as in best_sentences)
+        ranked = [it for it in ranked if it.score >= 0.75 * ranked[0].score]
     # Round-robin over articles (each in its best-first order) so more than one is heard.
     by_doc: dict[str, list[Picked]] = {}
     for it in ranked:

@@ -32,3 +32,28 @@ def test_abstention_rule():
     assert not ans.should_abstain(best_dense=0.3, best_coverage=0.8)  # shares the key terms
     assert ans.should_abstain(best_dense=0.3, best_coverage=0.2)
     assert ans.should_abstain(best_dense=0.1, best_coverage=1.0)  # words match, meaning does not
+
+
+def _row(row: int, doc: str, sentences: list[str]):
+    from qa.retrieve import PassageRow
+
+    text = " ".join(sentences)
+    return PassageRow(row, f"{doc}#{row}", doc, text, 0, len(text), [(0, 0, s) for s in sentences],
+                      "t", "Outlet", "2019-01-15", 2019, None, "en")
+
+
+def test_statements_on_a_topic_leave_out_the_unrelated_ones():
+    from qa.lexical import question_terms
+
+    rows = {
+        0: _row(0, "a", ["Lavrov said the US missile defense systems in Japan were a threat."]),
+        1: _row(1, "b", ["Lavrov said the cross years stir keen interest.",
+                         "Lavrov noted that tourism was growing."]),
+    }
+    cos = {0: 0.6, 1: 0.5}
+    terms = question_terms("missile defense in Japan")
+    weights = {t: 1.0 for t in terms}
+    on_topic = ans.pick_statements(rows, cos, "Lavrov", terms, weights)
+    assert [p.passage.row for p in on_topic] == [0]
+    everything = ans.pick_statements(rows, cos, "Lavrov", [], {})  # "What did Lavrov say?": all of it
+    assert len(everything) == 3
