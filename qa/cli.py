@@ -142,12 +142,19 @@ def cmd_index(args) -> int:
         print(f"Index at {root} is up to date: {report.documents} documents, {report.passages} passages "
               f"({report.seconds:.2f} s).")
         return 0
-    print(f"Indexed {report.documents} documents, {report.passages} passages into {root} in {report.seconds:.1f} s: "
-          f"{report.embedded} passages embedded ({report.embedded_multilingual} multilingual), "
-          f"{report.reused} reused; "
+    print(f"Indexed {_n(report.documents, 'document')}, {_n(report.passages, 'passage')} into {root} in "
+          f"{report.seconds:.1f} s: {_n(report.embedded, 'passage')} embedded "
+          f"({report.embedded_multilingual} multilingual), {report.reused} reused; "
           f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
           f"{len(report.skipped)} skipped.")
+    for label, ids in (("added", report.added), ("changed", report.changed), ("removed", report.removed)):
+        if ids and len(ids) <= 10:
+            print(f"  {label}: {', '.join(ids)}")
     return 0
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def cmd_sources(args) -> int:

@@ -326,8 +326,10 @@ def _compose(question: str, picked: list[ans.Picked], recent: bool, header: str 
             prefix = f"({ans.when(p)}, {p.source or 'unknown outlet'}) "
         lines.append(f"{'- ' if header else ''}{prefix}{s.text} [{numbers[p.row]}]")
     body = "\n".join(lines) if header else " ".join(lines)
-    if recent and picked:
+    if recent and any(s.passage.date for s in picked):
         body = f"Most recent source first. {body}"
+    elif recent and picked:  # no stated dates: the order is only by the years the articles mention
+        body = f"Newest first by the years the articles mention (none states its date). {body}"
     if header:
         body = f"{header}\n{body}"
     return Answer(question=question, answer=body, abstained=False, citations=citations)
