@@ -164,6 +164,16 @@ def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
     return False
 
 
+def speaks_in(p: PassageRow, surname: str) -> bool:
+    """Whether ``surname`` is the speaker of some sentence of passage ``p``."""
+    prev = False
+    for _, _, text in p.sentences:
+        prev = is_statement_by(text, surname, prev)
+        if prev:
+            return True
+    return False
+
+
 @dataclass
 class Picked:
     """A sentence chosen for the answer, with the passage that cites it."""

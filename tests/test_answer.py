@@ -57,3 +57,25 @@ def test_statements_on_a_topic_leave_out_the_unrelated_ones():
     assert [p.passage.row for p in on_topic] == [0]
     everything = ans.pick_statements(rows, cos, "Lavrov", [], {})  # "What did Lavrov say?": all of it
     assert len(everything) == 3
+
+
+def test_speaker_passages_are_favoured_for_what_did_x_say():
+    from qa.engine import SPEAKER_WEIGHT, Engine
+    from qa.retrieve import Candidate
+
+    rows = {0: _row(0, "a", ["Kono and Lavrov were held in Munich after the summit."]),  # mentions Kono
+            1: _row(1, "b", ["Kono told reporters the talks cannot be concluded overnight."])}  # Kono speaks
+
+    class Retriever:
+        def hybrid(self, query, qvec, k, mode):
+            return [Candidate(0, 1.0, 0.5, 1.0), Candidate(1, 1.0 - SPEAKER_WEIGHT / 2, 0.5, 1.0)][:k]
+
+        def passages(self, wanted):
+            return {r: rows[r] for r in wanted}
+
+    engine = Engine.__new__(Engine)
+    ranked = engine._ranked(Retriever(), "What did Kono tell reporters about the talks?", None, 2, "rerank")
+    assert [c.row for c in ranked] == [1, 0]
+    plain = engine._ranked(Retriever(), "When were the talks in Munich?", None, 2, "rerank")
+    assert [c.row for c in plain] == [0, 1]
+    assert ans.speaks_in(rows[1], "Kono") and not ans.speaks_in(rows[0], "Kono")

@@ -108,3 +108,14 @@ def test_answers_occur_in_docs(en, ru, seeds):
             if not any(_norm(answer) in t for t in texts):
                 problems.append(f"{q['id']}: {answer!r} not in {q['doc_ids']}")
     assert not problems, "\n".join(problems)
+
+
+def test_independent_set_is_grounded(seeds):
+    rows = _load(EVAL_DIR / "questions_independent.jsonl")
+    assert sum(_is_answerable(q) for q in rows) >= 40 and sum(not _is_answerable(q) for q in rows) >= 8
+    assert len({q["id"] for q in rows}) == len(rows)
+    for q in rows:
+        texts = [seeds[d] for d in q["doc_ids"]]
+        assert bool(q["answers"]) == _is_answerable(q), q["id"]
+        for answer in q["answers"]:
+            assert any(_norm(answer) in t for t in texts), f"{q['id']}: {answer!r}"
