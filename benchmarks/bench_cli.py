@@ -41,6 +41,13 @@ def main() -> None:
     emit(rows, args.json, "Cold CLI and baseline")
 
 
+def _passages(ws: Workspace) -> int:
+    from qa.store import open_current
+
+    live = open_current(ws.index)
+    return int(live.manifest["passages"]) if live else 0
+
+
 def run(ws: Workspace, args) -> list[dict]:
     build_seed_index(ws)
     env = ws.env()
@@ -52,7 +59,7 @@ def run(ws: Workspace, args) -> list[dict]:
     rows = [row("cli", "cold `qa ask` (whole process, median)", ask, "s", "≤ 1.0 s", ask <= 1.0, f"{args.runs} runs"),
             row("cli", "cold `qa search` (whole process, median)", search, "s", "≤ 1.0 s", search <= 1.0),
             row("cli", "`qa index --full`, empty embedding cache (whole process)", index, "s",
-                note="99 passages; ONNX export reused")]
+                note=f"{_passages(ws)} passages; ONNX export reused")]
 
     ws.activate()
     from bench_warm import measure

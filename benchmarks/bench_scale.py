@@ -371,7 +371,7 @@ def bm25(args, data: Path) -> list[dict]:
     texts = synth_texts(data / f"texts-{n}.txt", n)
     folder = data / f"bm25-{n}"
     rows = []
-    label = f"BM25 (bm25s), {n:,} texts"
+    label = f"BM25, {n:,} texts"
     if not (args.reuse and any(folder.glob("*.npy"))):
         folder.mkdir(exist_ok=True)
         b = run_child({"phase": "bm25-build", "path": str(folder), "texts": str(texts), "n": n})
