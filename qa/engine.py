@@ -256,7 +256,11 @@ class Engine:
             rows_with_name = r.rows_mentioning(speaker.surname)
             if rows_with_name:
                 picked = ans.pick_statements(r.passages(rows_with_name), r.ml_cosines(mlvec, rows_with_name),
-                                             speaker.surname, [], {})
+                                             speaker.surname, [], {}, limit=3 * ans.MAX_STATEMENTS)
+                if picked and speaker.topic:  # "... say about Y": the statements closest to Y, by meaning
+                    sims = self.ml_encoder.encode([p.text for p in picked]) @ mlvec
+                    picked = [p for _, p in sorted(zip(-sims, picked), key=lambda x: x[0])]
+                picked = picked[: ans.MAX_STATEMENTS]
                 if picked:
                     return _compose(question, picked, False,
                                     header=f"What {speaker.name} said, according to the articles:")
