@@ -337,10 +337,12 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self) -> None:
-        self._dispatch()
+        with self.server.api._request():
+            self._dispatch()
 
     def do_GET(self) -> None:
-        self._dispatch()
+        with self.server.api._request():
+            self._dispatch()
 
     def _read_params(self) -> dict[str, Any]:
         length = int(self.headers.get("Content-Length") or 0)
@@ -454,6 +456,7 @@ class BotAPIServer:
         self._thread: threading.Thread | None = None
         self._cond = threading.Condition(threading.RLock())
         self._stopping = False
+        self._in_flight = 0  # requests being handled (a woken long poll still has to write its answer)
         self._connections: set[socket.socket] = set()
         self._handlers: dict[str, tuple[str, Callable[[dict[str, Any]], Any]]] = {}
         for name in (
@@ -498,6 +501,10 @@ class BotAPIServer:
         with self._cond:
             self._stopping = True
             self._cond.notify_all()  # wake long-pollers and wait_for callers
+            # Let the woken polls write their (empty) answers before connections are cut below.
+            deadline = time.monotonic() + 2
+            while self._in_flight and time.monotonic() < deadline:
+                self._cond.wait(deadline - time.monotonic())
         httpd.shutdown()
         with self._cond:
             conns = list(self._connections)
@@ -840,6 +847,18 @@ class BotAPIServer:
     def register_method(self, name: str, handler: Callable[[dict[str, Any]], Any]) -> None:
         """Add/override a method: ``handler(params) -> result``; raise ApiError for errors."""
         self._handlers[name.lower()] = (name, handler)
+
+    @contextlib.contextmanager
+    def _request(self):
+        """Count a request as in flight until its answer is written (``stop`` waits for them)."""
+        with self._cond:
+            self._in_flight += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._in_flight -= 1
+                self._cond.notify_all()
 
     def _track_connection(self, conn: socket.socket, add: bool) -> None:
         with self._cond:
