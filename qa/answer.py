@@ -164,14 +164,17 @@ def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
     return False
 
 
+def statement_flags(texts: list[str], surname: str) -> list[bool]:
+    """For consecutive sentences, whether each reports what ``surname`` said."""
+    flags: list[bool] = []
+    for text in texts:
+        flags.append(is_statement_by(text, surname, bool(flags and flags[-1])))
+    return flags
+
+
 def speaks_in(p: PassageRow, surname: str) -> bool:
     """Whether ``surname`` is the speaker of some sentence of passage ``p``."""
-    prev = False
-    for _, _, text in p.sentences:
-        prev = is_statement_by(text, surname, prev)
-        if prev:
-            return True
-    return False
+    return any(statement_flags([t for _, _, t in p.sentences], surname))
 
 
 @dataclass
@@ -267,9 +270,7 @@ def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname:
     items: list[Picked] = []
     for row, p in rows.items():
         texts = [t for _, _, t in p.sentences]
-        flags = []
-        for text in texts:
-            flags.append(is_statement_by(text, surname, bool(flags and flags[-1])))
+        flags = statement_flags(texts, surname)
         # An opening quote cut by the splitter belongs to the attributed sentence after it.
         for i in range(len(texts) - 1, 0, -1):
             if flags[i] and not flags[i - 1] and _QUOTE_START.match(texts[i - 1]) and _open_quote(texts[i - 1]):

@@ -7,7 +7,6 @@ it started with.
 
 from __future__ import annotations
 
-import html
 import logging
 import os
 import re
@@ -44,14 +43,16 @@ def project_seeds() -> Path:
     return Path(__file__).resolve().parents[1] / "seeds"
 
 
-_TAG = re.compile(r"</?[A-Za-z][A-Za-z0-9]*(?:\s[^<>]*)?/?>")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)\s]+\)")
 _MD_EMPHASIS = re.compile(r"(?<!\w)(\*\*|__|\*|_|`)(\S(?:.*?\S)?)\1(?!\w)")
 
 
 def strip_markup(text: str) -> str:
     """The words of a question pasted with HTML or Markdown: tags, entities, emphasis and links removed."""
-    text = html.unescape(_TAG.sub(" ", text))
+    if "<" in text or "&" in text:  # the articles' HTML reader, imported only when needed (cold start)
+        from qa.corpus import html_to_text
+
+        text = html_to_text(text)
     text = _MD_LINK.sub(r"\1", text)
     for _ in range(2):  # **_nested_**
         text = _MD_EMPHASIS.sub(r"\2", text)
@@ -234,14 +235,15 @@ class Engine:
         weights = r.idf_weights(terms, unknown=True)
         best_cov = max((ans.coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
         best_dense = max((c.dense for c in cands), default=0.0)
-        if not cands:
+        doubtful = ans.should_abstain(best_dense, best_cov)
+        if not cands or (doubtful and best_cov < ans.COVERAGE_MIN):
             return _abstain(question)
         recent = ans.wants_recent(question)
         picked = ans.pick_sentences(cands, rows, terms, weights, recent)
-        if ans.should_abstain(best_dense, best_cov):
+        if doubtful:
             # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
             # judge it by the best sentences too (rarely needed, so they are encoded only here).
-            if not picked or best_cov < ans.COVERAGE_MIN:
+            if not picked:
                 return _abstain(question)
             sentence_dense = float(np.max(self.encoder.encode([p.text for p in picked[:3]]) @ np.ravel(qvec)))
             if ans.should_abstain(max(best_dense, sentence_dense), best_cov):
@@ -259,7 +261,7 @@ class Engine:
                                              speaker.surname, [], {}, limit=3 * ans.MAX_STATEMENTS)
                 if picked and speaker.topic:  # "... say about Y": the statements closest to Y, by meaning
                     sims = self.ml_encoder.encode([p.text for p in picked]) @ mlvec
-                    picked = [p for _, p in sorted(zip(-sims, picked), key=lambda x: x[0])]
+                    picked = [picked[i] for i in np.argsort(-sims, kind="stable")]
                 picked = picked[: ans.MAX_STATEMENTS]
                 if picked:
                     return _compose(question, picked, False,

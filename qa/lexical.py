@@ -81,8 +81,9 @@ class LexicalIndex:
         term = np.fromiter((vocab[t] for d in docs for t in d), dtype=np.int64, count=int(lengths.sum()))
         doc = np.repeat(np.arange(n, dtype=np.int64), lengths.astype(np.int64))
         # (term, doc) pairs sorted by term then doc: exactly the CSC order, one column per term.
-        pairs, tf = np.unique(term * max(n, 1) + doc, return_counts=True)
-        cols, rows = pairs // max(n, 1), pairs % max(n, 1)
+        stride = max(n, 1)
+        pairs, tf = np.unique(term * stride + doc, return_counts=True)
+        cols, rows = pairs // stride, pairs % stride
         df = np.bincount(cols, minlength=len(vocab))
         idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
         avg = lengths.mean() if n else 1.0
