@@ -1,5 +1,7 @@
 """Embedding cache keyed by content hash, so a rebuild re-embeds only new text.
 
+It holds each text's vector and, for encoders that give them, its token states.
+
 One SQLite file per model fingerprint under the cache directory; a corrupt or
 unreadable cache is set aside and started afresh (it only saves time).
 """
@@ -12,6 +14,8 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+
+from embeddings.token_index import Quantized
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +43,8 @@ class EmbeddingCache:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
+        db.execute("CREATE TABLE IF NOT EXISTS tok (key TEXT PRIMARY KEY, ids BLOB NOT NULL, "
+                   "q BLOB NOT NULL, scale BLOB NOT NULL)")
         db.execute("SELECT count(*) FROM vec LIMIT 1").fetchone()
         return db
 
@@ -59,6 +65,27 @@ class EmbeddingCache:
         with self.db:
             self.db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
                                 [(k, np.asarray(v, np.float32).tobytes()) for k, v in items.items()])
+
+    def get_tokens(self, keys: list[str]) -> dict[str, Quantized]:
+        """Cached token states (see :mod:`embeddings.token_index`) for those of ``keys`` present."""
+        found: dict[str, Quantized] = {}
+        for i in range(0, len(keys), 500):
+            part = keys[i : i + 500]
+            q = f"SELECT key, ids, q, scale FROM tok WHERE key IN ({','.join('?' * len(part))})"
+            for key, ids, states, scale in self.db.execute(q, part):
+                ids_a = np.frombuffer(ids, dtype=np.int32)
+                q_a = np.frombuffer(states, dtype=np.int8)
+                scale_a = np.frombuffer(scale, dtype=np.float16)
+                if len(q_a) == len(ids_a) * self.dim and len(scale_a) == len(ids_a):
+                    found[key] = Quantized(ids_a, q_a.reshape(len(ids_a), self.dim), scale_a)
+        return found
+
+    def put_tokens(self, items: dict[str, Quantized]) -> None:
+        """Store token states."""
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO tok VALUES (?, ?, ?, ?)", [
+                (k, t.ids.astype(np.int32).tobytes(), t.q.astype(np.int8).tobytes(),
+                 t.scale.astype(np.float16).tobytes()) for k, t in items.items()])
 
     def close(self) -> None:
         self.db.close()

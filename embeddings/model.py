@@ -22,6 +22,8 @@ from typing import Protocol
 
 import numpy as np
 
+from embeddings.token_index import TokenStates
+
 log = logging.getLogger(__name__)
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
@@ -175,7 +177,8 @@ class OnnxEncoder:
         self.name = model_name(self.path)
         self.dim = int(self.session.get_outputs()[0].shape[-1])
 
-    def _batch(self, texts: list[str]) -> np.ndarray:
+    def _forward(self, texts: list[str]) -> tuple[list, np.ndarray, np.ndarray]:
+        """Tokenise and run a batch: (encodings, last hidden states, attention mask)."""
         encs = self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
@@ -186,22 +189,37 @@ class OnnxEncoder:
         feeds = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.input_names:
             feeds["token_type_ids"] = np.zeros_like(ids)
-        hidden = self.session.run(None, feeds)[0]
+        return encs, self.session.run(None, feeds)[0], mask
+
+    @staticmethod
+    def _pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
         m = mask[..., None].astype(np.float32)
-        pooled = (hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9)
-        return _normalize(pooled)
+        return _normalize((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+        return self.encode_tokens(texts, batch_size, progress, tokens=False)[0]
+
+    def encode_tokens(self, texts: list[str], batch_size: int = 32, progress: bool = False,
+                      tokens: bool = True) -> tuple[np.ndarray, list[TokenStates]]:
+        """Pooled vectors and, from the same forward pass, each text's token states
+        (special tokens dropped; see :mod:`embeddings.token_index`)."""
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        states: list[TokenStates | None] = [None] * len(texts)
         if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
+            return out, []
         # Sort by length so each batch pads little; restore the order after.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
         starts = range(0, len(texts), batch_size)
         for s in _progress(starts, len(starts), progress, "embedding"):
             idx = order[s : s + batch_size]
-            out[idx] = self._batch([texts[i] for i in idx])
-        return out
+            encs, hidden, mask = self._forward([texts[i] for i in idx])
+            out[idx] = self._pool(hidden, mask)
+            if tokens:
+                for j, i in enumerate(idx):
+                    keep = [t for t, special in enumerate(encs[j].special_tokens_mask) if not special]
+                    states[i] = TokenStates(np.array([encs[j].ids[t] for t in keep], np.int32),
+                                            _normalize(hidden[j, keep]), [encs[j].tokens[t] for t in keep])
+        return out, [s for s in states if s is not None]
 
 
 def _optimized_path(onnx_path: Path) -> Path:

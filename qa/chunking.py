@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from qa.corpus import Document
 from qa.sentences import split_sentences
 
-# Bump when cleaning or chunking changes what passages a document yields: `qa index` then
+# Bump when cleaning, chunking or what is stored per passage changes (4: token states): `qa index` then
 # re-chunks every document (vectors of unchanged passage texts are reused).
-PIPELINE_VERSION = 3
+PIPELINE_VERSION = 4
 TARGET_CHARS = 600
 MAX_CHARS = 1000
 OVERLAP_SENTENCES = 1

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from embeddings.token_index import TokenStates
 from qa import answer as ans
 from qa.lexical import tokenize
 from qa.retrieve import RERANK_DEPTH, Candidate, PassageRow, Retriever
@@ -178,19 +179,31 @@ class Engine:
     def _embed(self, text: str):
         return self.encoder.encode([text])[0]
 
+    def _queries(self, r: Retriever, texts: list[str]) -> tuple[np.ndarray, list[TokenStates | None]]:
+        """Question vectors and, when the index keeps token states, the questions' token
+        states (for the rerank's MaxSim term; one forward pass gives both)."""
+        enc = self.encoder
+        if r.tokens is None or not hasattr(enc, "encode_tokens"):
+            return enc.encode(texts), [None] * len(texts)
+        vecs, states = enc.encode_tokens(texts)
+        return vecs, list(states)
+
     def _candidates(self, r: Retriever, query: str, k: int, mode: str = "rerank") -> list[Candidate]:
         if mode != "bm25" and self._foreign(r, query):
             return r.foreign(query, self.ml_encoder.encode([query])[0], k=k)
-        qvec = self._embed(query) if mode != "bm25" else None
-        return self._ranked(r, query, qvec, k, mode)
+        if mode == "bm25":
+            return self._ranked(r, query, None, k, mode)
+        vecs, states = self._queries(r, [query])
+        return self._ranked(r, query, vecs[0], k, mode, states[0])
 
-    def _ranked(self, r: Retriever, query: str, qvec, k: int, mode: str) -> list[Candidate]:
+    def _ranked(self, r: Retriever, query: str, qvec, k: int, mode: str,
+                qtokens: TokenStates | None = None) -> list[Candidate]:
         """The retriever's top ``k``; in rerank mode a "what did X say" question also favours
         passages in which X is the speaker (not merely mentioned)."""
         speaker = ans.parse_speaker_question(query) if mode == "rerank" else None
         if speaker is None:
-            return r.hybrid(query, qvec, k=k, mode=mode)
-        pool = r.hybrid(query, qvec, k=max(k, 2 * RERANK_DEPTH), mode=mode)
+            return r.hybrid(query, qvec, k=k, mode=mode, qtokens=qtokens)
+        pool = r.hybrid(query, qvec, k=max(k, 2 * RERANK_DEPTH), mode=mode, qtokens=qtokens)
         rows = r.passages([c.row for c in pool])
         for c in pool:
             if ans.speaks_in(rows[c.row], speaker.surname):
@@ -209,10 +222,10 @@ class Engine:
         """``search`` for many queries, embedding them in batches."""
         r = self._retriever
         qs = [clean_question(q) for q in queries]
-        vecs = self.encoder.encode(qs) if mode != "bm25" else [None] * len(qs)
+        vecs, states = self._queries(r, qs) if mode != "bm25" else ([None] * len(qs), [None] * len(qs))
         out = []
-        for q, v in zip(qs, vecs):
-            cands = self._candidates(r, q, k, mode) if self._foreign(r, q) else self._ranked(r, q, v, k, mode)
+        for q, v, t in zip(qs, vecs, states):
+            cands = self._candidates(r, q, k, mode) if self._foreign(r, q) else self._ranked(r, q, v, k, mode, t)
             rows = r.passages([c.row for c in cands])
             out.append([_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)])
         return out
@@ -223,13 +236,14 @@ class Engine:
         r = self._retriever
         if self._foreign(r, question):
             return self._ask_foreign(r, question, k)
-        qvec = self._embed(question)
+        vecs, states = self._queries(r, [question])
+        qvec = vecs[0]
         speaker = ans.parse_speaker_question(question)
         if speaker:
             result = self._statements(r, question, qvec, speaker)
             if result is not None:
                 return result
-        cands = self._ranked(r, question, qvec, k, "rerank")
+        cands = self._ranked(r, question, qvec, k, "rerank", states[0])
         rows = r.passages([c.row for c in cands])
         terms = ans.question_terms(question)
         weights = r.idf_weights(terms, unknown=True)

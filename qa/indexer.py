@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from embeddings import multilingual, vector_index
+from embeddings import multilingual, token_index, vector_index
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
+from embeddings.token_index import Quantized
 from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
 from qa.lexical import LexicalIndex, tokenize
@@ -149,6 +150,24 @@ def _previous_vectors(root: Path, filename: str) -> dict[str, np.ndarray]:
         return {}
 
 
+def _previous_tokens(root: Path) -> dict[str, Quantized]:
+    """``key -> token states`` from the live version, to avoid re-encoding."""
+    try:
+        v = open_current(root)
+        if v is None or not (v.path / "tokens").is_dir():
+            return {}
+        db = open_db(v.path / "passages.sqlite")
+        keys = [k for (k,) in db.execute("SELECT key FROM passages ORDER BY row")]
+        db.close()
+        tokens = token_index.TokenIndex(v.path / "tokens")
+        if tokens.size != len(keys):
+            return {}
+        return {k: tokens.passage(i) for i, k in enumerate(keys)}
+    except (IndexUnusable, OSError, ValueError) as exc:
+        log.info("not reusing the previous token states (%s)", exc)
+        return {}
+
+
 def build_index(paths: list[Path], root: Path, full: bool = False, progress: bool = False,
                 warn: Callable[[str], None] = log.warning, encoder: Encoder | None = None,
                 lock_wait: float = 0.0, multilingual_vectors: bool = True) -> IndexReport:
@@ -210,9 +229,10 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
                 enc_box.append(load_encoder())
             return enc_box[0]
 
-        vectors, report.embedded, report.reused = _embed(
-            texts, keys, _previous_vectors(root, "vectors.faiss") if reuse else {}, main_encoder,
-            _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress)
+        vectors, tokens, report.embedded, report.reused = _embed_main(
+            texts, keys, _previous_vectors(root, "vectors.faiss") if reuse else {},
+            _previous_tokens(root) if reuse else {}, main_encoder, _cache_file(mfp),
+            old.get("model", {}).get("dim") if reuse else None, progress)
         dim = vectors.shape[1]
         ml_vectors = None
         if ml_on:
@@ -224,6 +244,8 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
 
         build = new_version_dir(root)
         _write_version(build, docs, passages, texts, keys, vectors, progress)
+        if tokens is not None:
+            token_index.save(build / "tokens", tokens, dim)
         if ml_vectors is not None:
             vector_index.save(vector_index.build(ml_vectors), build / "vectors_ml.faiss")
         manifest = {
@@ -237,6 +259,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             "inputs": inputs,
             "passages": len(passages),
             "dense_index": "hnsw" if len(passages) >= vector_index.HNSW_MIN else "flat",
+            "token_states": tokens is not None,
             "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title}
                           for d in docs},
         }
@@ -290,6 +313,48 @@ def _embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_
         dim = len(next(iter(known.values()))) if known else 384
     vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
     return vectors, embedded, len(keys) - embedded
+
+
+def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray], known_tokens: dict[str, Quantized],
+                get_encoder: Callable[[], Encoder], cache_path: Path, dim: int | None,
+                progress: bool) -> tuple[np.ndarray, list[Quantized] | None, int, int]:
+    """Vectors and token states of the main model (see :mod:`embeddings.token_index`):
+    reused from ``known``/``known_tokens`` or the cache, else encoded (and cached).
+
+    Returns (vectors, token states or None, how many were encoded, how many were reused).
+    Token states come from the vectors' forward pass; an encoder without them
+    (no ``encode_tokens``) gets vectors only, as :func:`_embed` gives them.
+    """
+    missing = [i for i, k in enumerate(keys) if k not in known or k not in known_tokens]
+    if not missing:
+        vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim or 384), np.float32)
+        return vectors, [known_tokens[k] for k in keys], 0, len(keys)
+    enc = get_encoder()
+    if not hasattr(enc, "encode_tokens"):
+        vectors, embedded, reused = _embed(texts, keys, known, lambda: enc, cache_path, dim, progress)
+        return vectors, None, embedded, reused
+    cache = EmbeddingCache(cache_path, enc.dim)
+    embedded = 0
+    try:
+        wanted = [keys[i] for i in missing]
+        cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
+        for k in wanted:
+            if k in cached_vectors and k in cached_tokens:
+                known[k], known_tokens[k] = cached_vectors[k], cached_tokens[k]
+        missing = [i for i, k in enumerate(keys) if k not in known or k not in known_tokens]
+        if missing:
+            new, states = enc.encode_tokens([texts[i] for i in missing], progress=progress)
+            fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
+            fresh_tokens = {keys[i]: Quantized.of(states[j]) for j, i in enumerate(missing)}
+            known.update(fresh)
+            known_tokens.update(fresh_tokens)
+            cache.put_many(fresh)
+            cache.put_tokens(fresh_tokens)
+            embedded = len(missing)
+    finally:
+        cache.close()
+    vectors = np.stack([known[k] for k in keys])
+    return vectors, [known_tokens[k] for k in keys], embedded, len(keys) - embedded
 
 
 def _cache_file(mfp: str) -> Path:

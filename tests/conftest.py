@@ -36,10 +36,26 @@ class HashEncoder:
         return out
 
 
-@pytest.fixture
-def hash_encoder(monkeypatch):
-    """Replace the real model with HashEncoder everywhere the code loads one."""
-    enc = HashEncoder()
+class TokenHashEncoder(HashEncoder):
+    """HashEncoder that also gives token states: one hashed one-hot state per word."""
+
+    name = "hash-token-test"
+
+    def encode_tokens(self, texts: list[str], batch_size: int = 32, progress: bool = False):
+        from embeddings.token_index import TokenStates
+
+        states = []
+        for t in texts:
+            words = [w.strip(".,\"'“”?!").lower() for w in t.split()]
+            words = [w for w in words if w]
+            ids = np.array([int(hashlib.md5(w.encode()).hexdigest(), 16) % 5000 for w in words], np.int32)
+            s = np.zeros((len(words), self.dim), np.float32)
+            s[np.arange(len(words)), ids % self.dim] = 1.0
+            states.append(TokenStates(ids, s, words))
+        return self.encode(texts), states
+
+
+def _use_encoder(monkeypatch, enc):
     monkeypatch.setenv("QA_MULTILINGUAL", "0")  # fast tests: no multilingual vectors
     import embeddings.model
     import qa.indexer
@@ -47,6 +63,18 @@ def hash_encoder(monkeypatch):
     monkeypatch.setattr(qa.indexer, "load_encoder", lambda *a, **k: enc)
     monkeypatch.setattr(embeddings.model, "load_encoder", lambda *a, **k: enc)
     return enc
+
+
+@pytest.fixture
+def token_encoder(monkeypatch):
+    """Like ``hash_encoder``, with token states (the late-interaction path)."""
+    return _use_encoder(monkeypatch, TokenHashEncoder())
+
+
+@pytest.fixture
+def hash_encoder(monkeypatch):
+    """Replace the real model with HashEncoder everywhere the code loads one."""
+    return _use_encoder(monkeypatch, HashEncoder())
 
 
 @pytest.fixture

@@ -88,3 +88,28 @@ def test_english_retrieval_unchanged_by_multilingual_index(index_dir):
 
     hits = Engine(index_dir).search("What did Kono say about the treaty talks after meeting Lavrov in Munich?", k=5)
     assert any("overnight" in h.text for h in hits)
+
+
+def test_token_states_come_from_the_vectors_forward_pass(index_dir):
+    import numpy as np
+
+    from embeddings.model import load_encoder
+    from embeddings.token_index import TokenIndex
+    from qa.engine import Engine
+    from qa.store import open_current
+
+    enc = load_encoder()
+    texts = ["Habomai and Shikotan", "The peace treaty talks were launched in Moscow on Monday."]
+    vecs, states = enc.encode_tokens(texts)
+    assert np.allclose(vecs, enc.encode(texts), atol=1e-6)
+    for text, s in zip(texts, states):
+        assert len(s.ids) == len(s.pieces) == len(enc.tokenizer.encode(text).ids) - 2  # [CLS], [SEP] dropped
+        assert np.allclose(np.linalg.norm(s.states, axis=1), 1.0, atol=1e-5)
+    tokens = TokenIndex(open_current(index_dir).path / "tokens")
+    engine = Engine(index_dir)
+    assert tokens.size == engine._retriever.size
+    # A passage's own sentence finds its tokens again (int8 storage keeps cosines).
+    row = 0
+    own = engine._retriever.passages([row])[row].text
+    _, (q,) = enc.encode_tokens([own])
+    assert tokens.maxsim(q.states, np.ones(len(q.ids)), [row])[row] > 0.9

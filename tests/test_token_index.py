@@ -1,0 +1,114 @@
+"""Token states for late interaction (MaxSim): storage, scoring, and their life in the index."""
+
+import numpy as np
+import pytest
+
+from embeddings import token_index
+from embeddings.token_index import Quantized, TokenIndex, TokenStates
+from qa.engine import Engine
+from qa.indexer import build_index
+from qa.store import IndexUnusable, open_current
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def test_int8_storage_keeps_cosines():
+    rng = np.random.default_rng(0)
+    states = _unit(rng.normal(size=(50, 384)).astype(np.float32))
+    q = Quantized.of(TokenStates(np.arange(50, dtype=np.int32), states))
+    back = q.q.astype(np.float32) * q.scale.astype(np.float32)[:, None]
+    cos = (_unit(back) * states).sum(axis=1)
+    assert q.q.dtype == np.int8 and cos.min() > 0.999
+
+
+def test_maxsim_is_the_weighted_mean_of_each_query_tokens_best_match(tmp_path):
+    rng = np.random.default_rng(1)
+    passages = [_unit(rng.normal(size=(n, 16)).astype(np.float32)) for n in (5, 0, 9)]
+    items = [Quantized.of(TokenStates(np.arange(len(p), dtype=np.int32) + i, p)) for i, p in enumerate(passages)]
+    token_index.save(tmp_path, items, 16)
+    index = TokenIndex(tmp_path)
+    assert index.size == 3 and index.doc_frequency(np.array([0, 2, 4, 99])).tolist() == [1, 2, 2, 0]
+    query = _unit(rng.normal(size=(4, 16)).astype(np.float32))
+    weights = np.array([1.0, 2.0, 0.5, 1.5], np.float32)
+    got = index.maxsim(query, weights, [2, 1, 0])
+    for row in (0, 2):
+        stored = items[row].q.astype(np.float32) * items[row].scale.astype(np.float32)[:, None]
+        want = float(((stored @ query.T).max(axis=0) * weights).sum() / weights.sum())
+        assert got[row] == pytest.approx(want, abs=1e-5)
+    assert got[1] == 0.0  # a passage without tokens
+    # A passage scores 1 against its own tokens.
+    own = passages[2][[0, 3, 5]]
+    assert index.maxsim(own, np.ones(3), [2])[2] == pytest.approx(1.0, abs=0.01)
+
+
+def test_index_keeps_token_states_and_reuses_them(tmp_path, seeds_copy, token_encoder, cache_dir):
+    root = tmp_path / "idx"
+    r1 = build_index([seeds_copy], root)
+    v1 = open_current(root)
+    assert v1.manifest["token_states"] is True
+    t1 = TokenIndex(v1.path / "tokens")
+    assert t1.size == r1.passages == r1.embedded
+
+    (seeds_copy / "new.txt").write_text("Fresh talks\nThe Aegis Ashore plan was cancelled in June.\n",
+                                        encoding="utf-8")
+    r2 = build_index([seeds_copy], root)
+    assert r2.embedded == 1 and r2.reused == r1.passages  # only the new passage is encoded
+    t2 = TokenIndex(open_current(root).path / "tokens")
+    assert t2.size == r1.passages + 1
+    same = t1.passage(0), t2.passage(0)
+    assert np.array_equal(same[0].q, same[1].q) and np.array_equal(same[0].ids, same[1].ids)
+
+    r3 = build_index([seeds_copy], root, full=True)  # from scratch: vectors and tokens come from the cache
+    assert r3.embedded == 0
+
+
+def test_an_index_without_token_states_gets_them_when_refreshed(tmp_path, seeds_copy, hash_encoder, cache_dir,
+                                                                monkeypatch):
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)  # an encoder without token states
+    assert not (open_current(root).path / "tokens").exists()
+    assert Engine(root).search("Habomai", k=1)  # and search works without them
+
+    import qa.indexer
+    from tests.conftest import TokenHashEncoder
+
+    enc = TokenHashEncoder()
+    monkeypatch.setattr(qa.indexer, "load_encoder", lambda *a, **k: enc)
+    monkeypatch.setattr(qa.indexer, "PIPELINE_VERSION", qa.indexer.PIPELINE_VERSION + 1)
+    r = build_index([seeds_copy], root)
+    assert r.embedded == r.passages and (open_current(root).path / "tokens" / "states.npy").exists()
+
+
+def test_rerank_adds_maxsim_to_the_top_candidates(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
+    import qa.retrieve
+
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)
+    engine = Engine(root)
+    question = "Which village on Shikotan is Malokurilskoye?"
+    with_late = engine.search(question, k=3)
+    weight = qa.retrieve.LATE_WEIGHT
+    monkeypatch.setattr(qa.retrieve, "LATE_WEIGHT", 0.0)
+    without = {h.chunk_id: h.score for h in engine.search(question, k=10)}
+    r = engine._retriever
+    vecs, states = engine._queries(r, [question])
+    rows = {p.chunk_id: p.row for p in r.passages(list(range(r.size))).values()}
+    late = r.maxsim(states[0], [rows[h.chunk_id] for h in with_late])
+    assert min(late.values()) > 0
+    for h in with_late:
+        assert h.score == pytest.approx(without[h.chunk_id] + weight * late[rows[h.chunk_id]], abs=1e-4)
+    assert "Malokurilskoye" in with_late[0].text
+
+
+def test_corrupt_token_states_are_refused(tmp_path, seeds_copy, token_encoder, cache_dir):
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)
+    states = open_current(root).path / "tokens" / "states.npy"
+    states.write_bytes(states.read_bytes()[:1000])
+    with pytest.raises(IndexUnusable, match="qa index --full"):
+        Engine(root)
+    # `qa index` notices the damaged file (its size is in the manifest) and rebuilds it.
+    build_index([seeds_copy], root)
+    assert Engine(root).search("Habomai", k=1)
