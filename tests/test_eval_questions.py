@@ -110,8 +110,10 @@ def test_answers_occur_in_docs(en, ru, seeds):
     assert not problems, "\n".join(problems)
 
 
-def test_independent_set_is_grounded(seeds):
-    rows = _load(EVAL_DIR / "questions_independent.jsonl")
+@pytest.mark.parametrize("name", ["questions_independent.jsonl", "questions_reader.jsonl",
+                                  "questions_factcheck.jsonl"])
+def test_independent_set_is_grounded(seeds, name):
+    rows = _load(EVAL_DIR / name)
     assert sum(_is_answerable(q) for q in rows) >= 40 and sum(not _is_answerable(q) for q in rows) >= 8
     assert len({q["id"] for q in rows}) == len(rows)
     for q in rows:
