@@ -216,9 +216,11 @@ class OnnxEncoder:
             out[idx] = self._pool(hidden, mask)
             if tokens:
                 for j, i in enumerate(idx):
-                    keep = [t for t, special in enumerate(encs[j].special_tokens_mask) if not special]
-                    states[i] = TokenStates(np.array([encs[j].ids[t] for t in keep], np.int32),
-                                            _normalize(hidden[j, keep]), [encs[j].tokens[t] for t in keep])
+                    e = encs[j]  # its .ids / .tokens build a new list on every access: read them once
+                    ids, pieces = e.ids, e.tokens
+                    keep = [t for t, special in enumerate(e.special_tokens_mask) if not special]
+                    states[i] = TokenStates(np.array([ids[t] for t in keep], np.int32),
+                                            _normalize(hidden[j, keep]), [pieces[t] for t in keep])
         return out, [s for s in states if s is not None]
 
 
