@@ -26,7 +26,7 @@ def text_key(text: str) -> str:
 
 
 class EmbeddingCache:
-    """``text -> vector`` for one model."""
+    """``text -> vector`` (and ``text -> token states``) for one model."""
 
     def __init__(self, path: Path, dim: int) -> None:
         self.path = path
@@ -55,9 +55,8 @@ class EmbeddingCache:
             part = keys[i : i + 500]
             q = f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(part))})"
             for key, blob in self.db.execute(q, part):
-                v = np.frombuffer(blob, dtype=np.float32)
-                if v.shape == (self.dim,):
-                    found[key] = v
+                if len(blob) == 4 * self.dim:  # anything else is damaged: encode that text again
+                    found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
@@ -73,11 +72,11 @@ class EmbeddingCache:
             part = keys[i : i + 500]
             q = f"SELECT key, ids, q, scale FROM tok WHERE key IN ({','.join('?' * len(part))})"
             for key, ids, states, scale in self.db.execute(q, part):
-                ids_a = np.frombuffer(ids, dtype=np.int32)
-                q_a = np.frombuffer(states, dtype=np.int8)
-                scale_a = np.frombuffer(scale, dtype=np.float16)
-                if len(q_a) == len(ids_a) * self.dim and len(scale_a) == len(ids_a):
-                    found[key] = Quantized(ids_a, q_a.reshape(len(ids_a), self.dim), scale_a)
+                n = len(ids) // 4
+                if len(ids) == 4 * n and len(states) == n * self.dim and len(scale) == 2 * n:
+                    found[key] = Quantized(np.frombuffer(ids, dtype=np.int32),
+                                           np.frombuffer(states, dtype=np.int8).reshape(n, self.dim),
+                                           np.frombuffer(scale, dtype=np.float16))
         return found
 
     def put_tokens(self, items: dict[str, Quantized]) -> None:

@@ -18,7 +18,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 
@@ -41,7 +41,11 @@ class ModelError(RuntimeError):
 
 
 class Encoder(Protocol):
-    """Anything that turns texts into normalised float32 vectors."""
+    """Anything that turns texts into normalised float32 vectors.
+
+    An encoder whose ``token_states`` attribute is true also has ``encode_tokens(texts)``
+    -> (vectors, list of :class:`~embeddings.token_index.TokenStates`), for MaxSim.
+    """
 
     name: str
     dim: int
@@ -176,6 +180,9 @@ class OnnxEncoder:
         self.input_names = {i.name for i in self.session.get_inputs()}
         self.name = model_name(self.path)
         self.dim = int(self.session.get_outputs()[0].shape[-1])
+        # Token states for MaxSim only with WordPiece (BERT-style "##" pieces), the pieces the
+        # question filter in qa/retrieve.py understands.
+        self.token_states = type(self.tokenizer.model).__name__ == "WordPiece"
 
     def _forward(self, texts: list[str]) -> tuple[list, np.ndarray, np.ndarray]:
         """Tokenise and run a batch: (encodings, last hidden states, attention mask)."""
@@ -197,16 +204,19 @@ class OnnxEncoder:
         return _normalize((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
 
     def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
-        return self.encode_tokens(texts, batch_size, progress, tokens=False)[0]
+        return self._run(texts, batch_size, progress, keep_tokens=False)[0]
 
-    def encode_tokens(self, texts: list[str], batch_size: int = 32, progress: bool = False,
-                      tokens: bool = True) -> tuple[np.ndarray, list[TokenStates]]:
+    def encode_tokens(self, texts: list[str], batch_size: int = 32,
+                      progress: bool = False) -> tuple[np.ndarray, list[TokenStates]]:
         """Pooled vectors and, from the same forward pass, each text's token states
         (special tokens dropped; see :mod:`embeddings.token_index`)."""
+        vectors, states = self._run(texts, batch_size, progress, keep_tokens=True)
+        return vectors, cast("list[TokenStates]", states)
+
+    def _run(self, texts: list[str], batch_size: int, progress: bool,
+             keep_tokens: bool) -> tuple[np.ndarray, list[TokenStates | None]]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         states: list[TokenStates | None] = [None] * len(texts)
-        if not texts:
-            return out, []
         # Sort by length so each batch pads little; restore the order after.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         starts = range(0, len(texts), batch_size)
@@ -214,14 +224,13 @@ class OnnxEncoder:
             idx = order[s : s + batch_size]
             encs, hidden, mask = self._forward([texts[i] for i in idx])
             out[idx] = self._pool(hidden, mask)
-            if tokens:
-                for j, i in enumerate(idx):
-                    e = encs[j]  # its .ids / .tokens build a new list on every access: read them once
-                    ids, pieces = e.ids, e.tokens
-                    keep = [t for t, special in enumerate(e.special_tokens_mask) if not special]
-                    states[i] = TokenStates(np.array([ids[t] for t in keep], np.int32),
-                                            _normalize(hidden[j, keep]), [pieces[t] for t in keep])
-        return out, [s for s in states if s is not None]
+            for j, i in enumerate(idx if keep_tokens else ()):
+                e = encs[j]  # its .ids / .tokens build a new list on every access: read them once
+                ids, pieces = e.ids, e.tokens
+                keep = [t for t, special in enumerate(e.special_tokens_mask) if not special]
+                states[i] = TokenStates(np.array([ids[t] for t in keep], np.int32),
+                                        _normalize(hidden[j, keep]), [pieces[t] for t in keep])
+        return out, states
 
 
 def _optimized_path(onnx_path: Path) -> Path:

@@ -1,12 +1,13 @@
 """Token states of every passage, for late-interaction scoring (MaxSim).
 
 The encoder's last layer gives one contextual vector per word piece; the passage
-vector is their mean. Kept per token, they let a question word find the passage
-word that means the same in context ("loosened" ~ "eased", "insist" ~ "demands"),
-which the single pooled vector blurs: in a collection about one topic every
-passage's pooled vector is close to every question's. The score of a passage is the
-weighted mean, over the question's word pieces, of each one's best cosine with a
-passage token (ColBERT's MaxSim, here zero-shot on the sentence encoder's states).
+vector is their mean (with [CLS] and [SEP], which are not kept here). Kept per
+token, they let a question word find the passage word that means the same in
+context ("loosened" ~ "eased", "insist" ~ "demands"), which the single pooled
+vector blurs: in a collection about one topic every passage's pooled vector is
+close to every question's. The score of a passage is the weighted mean, over the
+question's word pieces, of each one's best cosine with a passage token (ColBERT's
+MaxSim, here zero-shot on the sentence encoder's states).
 
 Storage (folder ``tokens/`` of an index version, memory-mapped when read): token
 states as int8 with one float16 scale per token (a quarter of float32's size;
@@ -28,7 +29,7 @@ class TokenStates:
 
     ids: np.ndarray  # int32 [t]
     states: np.ndarray  # float32 [t, dim]
-    pieces: list[str] | None = None  # the word pieces as text (queries only)
+    pieces: list[str] | None = None  # the word pieces as text (read for questions; not stored)
 
 
 @dataclass
@@ -49,21 +50,24 @@ class Quantized:
 
 
 def save(folder: Path, items: list[Quantized], dim: int) -> None:
-    """Write the token states of passages ``0..n-1`` (``items[i]`` is passage ``i``)."""
+    """Write the token states of passages ``0..n-1`` (``items[i]`` is passage ``i``), row
+    by row into memory-mapped files, so a large index is never held in memory twice."""
     folder.mkdir(parents=True, exist_ok=True)
     lengths = np.array([len(it.ids) for it in items], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    ids = np.concatenate([it.ids for it in items]) if items else np.zeros(0, np.int32)
-    q = np.concatenate([it.q for it in items]) if items else np.zeros((0, dim), np.int8)
-    scale = np.concatenate([it.scale for it in items]) if items else np.zeros(0, np.float16)
-    vocab = int(ids.max()) + 1 if len(ids) else 0
+    total = int(offsets[-1])
+    q = np.lib.format.open_memmap(folder / "states.npy", mode="w+", dtype=np.int8, shape=(total, dim))
+    scale = np.lib.format.open_memmap(folder / "scales.npy", mode="w+", dtype=np.float16, shape=(total,))
+    ids = np.lib.format.open_memmap(folder / "ids.npy", mode="w+", dtype=np.int32, shape=(total,))
+    vocab = max((int(it.ids.max()) + 1 for it in items if len(it.ids)), default=0)
     df = np.zeros(vocab, np.int32)
-    for it in items:
+    for it, a, b in zip(items, offsets[:-1], offsets[1:]):
+        q[a:b], scale[a:b], ids[a:b] = it.q, it.scale, it.ids
         df[np.unique(it.ids)] += 1
-    np.save(folder / "states.npy", q)
-    np.save(folder / "scales.npy", scale)
+    for m in (q, scale, ids):
+        m.flush()
+    del q, scale, ids
     np.save(folder / "offsets.npy", offsets)
-    np.save(folder / "ids.npy", ids.astype(np.int32))
     np.save(folder / "df.npy", df)
 
 
@@ -76,8 +80,15 @@ class TokenIndex:
         self.offsets = np.load(folder / "offsets.npy", mmap_mode="r")
         self.ids = np.load(folder / "ids.npy", mmap_mode="r")
         self.df = np.load(folder / "df.npy")
-        if not (len(self.states) == len(self.scales) == len(self.ids) == int(self.offsets[-1])):
+        offsets = np.asarray(self.offsets)
+        if (self.states.ndim != 2 or len(offsets) == 0 or offsets[0] != 0 or np.any(np.diff(offsets) < 0)
+                or not len(self.states) == len(self.scales) == len(self.ids) == int(offsets[-1])):
             raise ValueError(f"token states in {folder} are inconsistent")
+
+    @property
+    def dim(self) -> int:
+        """Dimension of the stored states."""
+        return int(self.states.shape[1])
 
     @property
     def size(self) -> int:
@@ -85,9 +96,10 @@ class TokenIndex:
         return len(self.offsets) - 1
 
     def passage(self, row: int) -> Quantized:
-        """The stored states of passage ``row`` (to reuse them in a rebuild)."""
+        """The stored states of passage ``row`` (to reuse them in a rebuild; views of the
+        memory-mapped files, not copies)."""
         a, b = int(self.offsets[row]), int(self.offsets[row + 1])
-        return Quantized(np.array(self.ids[a:b]), np.array(self.states[a:b]), np.array(self.scales[a:b]))
+        return Quantized(self.ids[a:b], self.states[a:b], self.scales[a:b])
 
     def doc_frequency(self, ids: np.ndarray) -> np.ndarray:
         """In how many passages each word piece occurs."""

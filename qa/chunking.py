@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from qa.corpus import Document
 from qa.sentences import split_sentences
 
-# Bump when cleaning, chunking or what is stored per passage changes (4: token states): `qa index` then
-# re-chunks every document (vectors of unchanged passage texts are reused).
+# Bump when cleaning, chunking or what is stored per passage changes: `qa index` then re-chunks
+# every document (vectors of unchanged passage texts are reused). 4 added token states, which
+# an older index lacks: its first refresh encodes every passage once.
 PIPELINE_VERSION = 4
 TARGET_CHARS = 600
 MAX_CHARS = 1000

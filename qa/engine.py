@@ -20,7 +20,7 @@ import numpy as np
 from embeddings.token_index import TokenStates
 from qa import answer as ans
 from qa.lexical import tokenize
-from qa.retrieve import RERANK_DEPTH, Candidate, PassageRow, Retriever
+from qa.retrieve import Candidate, PassageRow, Retriever
 from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
 from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
 
@@ -88,6 +88,7 @@ class Engine:
         self._ml_encoder = None
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
+        self._warned_tokens = False
         self._retriever = self._open()
 
     # ------------------------------------------------------------ opening
@@ -179,11 +180,18 @@ class Engine:
     def _embed(self, text: str):
         return self.encoder.encode([text])[0]
 
-    def _queries(self, r: Retriever, texts: list[str]) -> tuple[np.ndarray, list[TokenStates | None]]:
-        """Question vectors and, when the index keeps token states, the questions' token
-        states (for the rerank's MaxSim term; one forward pass gives both)."""
+    def _queries(self, r: Retriever, texts: list[str],
+                 tokens: bool = True) -> tuple[np.ndarray, list[TokenStates | None]]:
+        """Question vectors and, with ``tokens`` when the index keeps token states, the
+        questions' token states (for the rerank's MaxSim term; one forward pass gives both)."""
         enc = self.encoder
-        if r.tokens is None or not hasattr(enc, "encode_tokens"):
+        if not tokens or r.tokens is None:
+            return enc.encode(texts), [None] * len(texts)
+        if not getattr(enc, "token_states", False):
+            if not self._warned_tokens:
+                self._warned_tokens = True
+                log.warning("the index has token states but the encoder (%s) gives none: "
+                            "ranking without MaxSim", enc.name)
             return enc.encode(texts), [None] * len(texts)
         vecs, states = enc.encode_tokens(texts)
         return vecs, list(states)
@@ -193,7 +201,7 @@ class Engine:
             return r.foreign(query, self.ml_encoder.encode([query])[0], k=k)
         if mode == "bm25":
             return self._ranked(r, query, None, k, mode)
-        vecs, states = self._queries(r, [query])
+        vecs, states = self._queries(r, [query], tokens=mode == "rerank")
         return self._ranked(r, query, vecs[0], k, mode, states[0])
 
     def _ranked(self, r: Retriever, query: str, qvec, k: int, mode: str,
@@ -201,14 +209,14 @@ class Engine:
         """The retriever's top ``k``; in rerank mode a "what did X say" question also favours
         passages in which X is the speaker (not merely mentioned)."""
         speaker = ans.parse_speaker_question(query) if mode == "rerank" else None
-        if speaker is None:
-            return r.hybrid(query, qvec, k=k, mode=mode, qtokens=qtokens)
-        pool = r.hybrid(query, qvec, k=max(k, 2 * RERANK_DEPTH), mode=mode, qtokens=qtokens)
-        rows = r.passages([c.row for c in pool])
-        for c in pool:
-            if ans.speaks_in(rows[c.row], speaker.surname):
-                c.score += SPEAKER_WEIGHT
-        return sorted(pool, key=lambda c: (-c.score, c.row))[:k]
+        boost = None
+        if speaker is not None:
+            surname = speaker.surname
+
+            def boost(p: PassageRow) -> float:
+                return SPEAKER_WEIGHT if ans.speaks_in(p, surname) else 0.0
+
+        return r.hybrid(query, qvec, k=k, mode=mode, qtokens=qtokens, boost=boost)
 
     def search(self, query: str, k: int = 10, mode: str = "rerank") -> list[Hit]:
         """Top ``k`` passages for ``query``."""
@@ -222,7 +230,8 @@ class Engine:
         """``search`` for many queries, embedding them in batches."""
         r = self._retriever
         qs = [clean_question(q) for q in queries]
-        vecs, states = self._queries(r, qs) if mode != "bm25" else ([None] * len(qs), [None] * len(qs))
+        vecs, states = (self._queries(r, qs, tokens=mode == "rerank") if mode != "bm25"
+                        else ([None] * len(qs), [None] * len(qs)))
         out = []
         for q, v, t in zip(qs, vecs, states):
             cands = self._candidates(r, q, k, mode) if self._foreign(r, q) else self._ranked(r, q, v, k, mode, t)

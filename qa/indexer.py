@@ -10,6 +10,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -36,6 +38,12 @@ from qa.store import (
 )
 
 log = logging.getLogger(__name__)
+
+# Token states for MaxSim (embeddings/token_index.py) cost ~90 KB a passage (int8) in the index
+# and as much in the embedding cache: kept up to this many passages (about 4.5 GB), and off
+# with QA_TOKEN_STATES=0. Above it the rerank works without MaxSim.
+TOKEN_STATES_MAX = 50_000
+TOKEN_CHUNK = 1024  # texts encoded per call, so float32 states of at most this many are held
 
 
 class InputError(ValueError):
@@ -229,10 +237,11 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
                 enc_box.append(load_encoder())
             return enc_box[0]
 
+        want_tokens = len(texts) <= TOKEN_STATES_MAX and os.environ.get("QA_TOKEN_STATES", "1") != "0"
         vectors, tokens, report.embedded, report.reused = _embed_main(
             texts, keys, _previous_vectors(root, "vectors.faiss") if reuse else {},
-            _previous_tokens(root) if reuse else {}, main_encoder, _cache_file(mfp),
-            old.get("model", {}).get("dim") if reuse else None, progress)
+            _previous_tokens(root) if reuse and want_tokens else {}, main_encoder, _cache_file(mfp),
+            old.get("model", {}).get("dim") if reuse else None, progress, want_tokens, warn)
         dim = vectors.shape[1]
         ml_vectors = None
         if ml_on:
@@ -316,45 +325,56 @@ def _embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_
 
 
 def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray], known_tokens: dict[str, Quantized],
-                get_encoder: Callable[[], Encoder], cache_path: Path, dim: int | None,
-                progress: bool) -> tuple[np.ndarray, list[Quantized] | None, int, int]:
+                get_encoder: Callable[[], Encoder], cache_path: Path, dim: int | None, progress: bool,
+                want_tokens: bool, warn: Callable[[str], None]) -> tuple[np.ndarray, list[Quantized] | None, int, int]:
     """Vectors and token states of the main model (see :mod:`embeddings.token_index`):
     reused from ``known``/``known_tokens`` or the cache, else encoded (and cached).
 
     Returns (vectors, token states or None, how many were encoded, how many were reused).
-    Token states come from the vectors' forward pass; an encoder without them
-    (no ``encode_tokens``) gets vectors only, as :func:`_embed` gives them.
+    Token states come from the vectors' forward pass, and are converted to int8 every
+    TOKEN_CHUNK texts. Without ``want_tokens``, or with an encoder that has none, this is
+    :func:`_embed`.
     """
+    if not want_tokens:
+        vectors, embedded, reused = _embed(texts, keys, known, get_encoder, cache_path, dim, progress)
+        return vectors, None, embedded, reused
     missing = [i for i, k in enumerate(keys) if k not in known or k not in known_tokens]
     if not missing:
-        vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim or 384), np.float32)
-        return vectors, [known_tokens[k] for k in keys], 0, len(keys)
+        return np.stack([known[k] for k in keys]), [known_tokens[k] for k in keys], 0, len(keys)
     enc = get_encoder()
-    if not hasattr(enc, "encode_tokens"):
-        vectors, embedded, reused = _embed(texts, keys, known, lambda: enc, cache_path, dim, progress)
+    if not getattr(enc, "token_states", False):
+        log.warning(f"the encoder ({enc.name}) gives no token states (they need the ONNX model and a WordPiece "
+             "tokenizer): this index ranks without MaxSim")
+        vectors, embedded, reused = _embed(texts, keys, known, lambda: enc, cache_path, enc.dim, progress)
         return vectors, None, embedded, reused
     cache = EmbeddingCache(cache_path, enc.dim)
-    embedded = 0
     try:
-        wanted = [keys[i] for i in missing]
-        cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
+        try:
+            wanted = [keys[i] for i in missing]
+            cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
+        except sqlite3.DatabaseError as exc:  # a damaged cache only costs time
+            log.warning("embedding cache %s unreadable (%s); encoding without it", cache_path, exc)
+            cached_vectors, cached_tokens = {}, {}
         for k in wanted:
             if k in cached_vectors and k in cached_tokens:
                 known[k], known_tokens[k] = cached_vectors[k], cached_tokens[k]
         missing = [i for i, k in enumerate(keys) if k not in known or k not in known_tokens]
-        if missing:
-            new, states = enc.encode_tokens([texts[i] for i in missing], progress=progress)
-            fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
-            fresh_tokens = {keys[i]: Quantized.of(states[j]) for j, i in enumerate(missing)}
+        for start in range(0, len(missing), TOKEN_CHUNK):
+            part = missing[start : start + TOKEN_CHUNK]
+            new, states = enc.encode_tokens([texts[i] for i in part], progress=progress)
+            fresh = {keys[i]: new[j] for j, i in enumerate(part)}
+            fresh_tokens = {keys[i]: Quantized.of(states[j]) for j, i in enumerate(part)}
             known.update(fresh)
             known_tokens.update(fresh_tokens)
-            cache.put_many(fresh)
-            cache.put_tokens(fresh_tokens)
-            embedded = len(missing)
+            try:
+                cache.put_many(fresh)
+                cache.put_tokens(fresh_tokens)
+            except sqlite3.DatabaseError as exc:
+                log.warning("could not write to the embedding cache %s (%s)", cache_path, exc)
     finally:
         cache.close()
     vectors = np.stack([known[k] for k in keys])
-    return vectors, [known_tokens[k] for k in keys], embedded, len(keys) - embedded
+    return vectors, [known_tokens[k] for k in keys], len(missing), len(keys) - len(missing)
 
 
 def _cache_file(mfp: str) -> Path:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +31,9 @@ BM25_WEIGHT = 0.3
 # sets of eval/ is flat for weights 2-10; BEIR SciFact nDCG@10 drops 0.002 at 2, more above.
 LATE_WEIGHT = 2.0
 LATE_DEPTH = 10  # the same figures for 10, 20 and 40 on all four sets
-# Word pieces that carry no content for MaxSim (besides punctuation and "##" suffix pieces).
+# Word pieces that carry no content for MaxSim (besides punctuation and "##" suffix pieces): the
+# question words and function words; BM25's list (qa/lexical.py) has no question words, which as
+# rare passage words would weigh most.
 _LATE_STOP = frozenset(
     "what which who whom whose when where why how did does do the a an of in on to for and is was were be by "
     "with as at from that this it its their his her".split())
@@ -105,6 +108,8 @@ class Retriever:
         if (path / "tokens").is_dir():
             try:
                 self.tokens = TokenIndex(path / "tokens")
+                if self.tokens.dim != self.dense_index.d:
+                    raise ValueError(f"token states of dimension {self.tokens.dim}, vectors {self.dense_index.d}")
             except (OSError, ValueError) as exc:
                 raise IndexUnusable(f"token states in {path / 'tokens'} are corrupt; "
                                     "rebuild it with `qa index --full`") from exc
@@ -130,15 +135,16 @@ class Retriever:
         return [(int(r), float(s)) for r, s in zip(rows, scores)]
 
     def hybrid(self, query: str, qvec: np.ndarray | None, k: int = 10, mode: str = "hybrid",
-               candidates: int = CANDIDATES, qtokens: TokenStates | None = None) -> list[Candidate]:
+               candidates: int = CANDIDATES, qtokens: TokenStates | None = None,
+               boost: Callable[[PassageRow], float] | None = None) -> list[Candidate]:
         """Top ``k`` passages by ``mode``: "rerank" (default), "hybrid", "dense" or "bm25".
-        ``qtokens``: the question's token states, for the rerank's MaxSim term."""
+        ``qtokens`` and ``boost``: see :meth:`rerank`."""
         if mode == "rerank":
             # Rerank the RRF top 2*RERANK_DEPTH drawn from each retriever's top 2*RERANK_DEPTH: deep
             # enough that a passage only one retriever ranks first is not lost to RRF's preference
             # for passages in both lists (at most 2*RERANK_DEPTH results).
             pool = self.hybrid(query, qvec, 2 * RERANK_DEPTH, "hybrid", RERANK_DEPTH)
-            return self.rerank(query, qvec, pool, qtokens)[:k]
+            return self.rerank(query, qvec, pool, qtokens, boost)[:k]
         n = max(k, candidates)
         dense = self.dense(qvec, n) if qvec is not None and mode in ("hybrid", "dense") else []
         lex = self.bm25(query, n) if mode in ("hybrid", "bm25") else []
@@ -179,9 +185,11 @@ class Retriever:
         return _cosines(self.ml_index, mlvec, rows)
 
     def rerank(self, query: str, qvec: np.ndarray | None, cands: list[Candidate],
-               qtokens: TokenStates | None = None) -> list[Candidate]:
-        """Reorder candidates by cosine, query-term coverage, normalised BM25 and (with
-        ``qtokens`` and an index that has token states) MaxSim."""
+               qtokens: TokenStates | None = None,
+               boost: Callable[[PassageRow], float] | None = None) -> list[Candidate]:
+        """Reorder candidates by cosine, query-term coverage, normalised BM25, ``boost(passage)``
+        (the engine's bonus for the speaker of "What did X say") and, for the best LATE_DEPTH
+        with ``qtokens`` (the question's token states) and an index that has token states, MaxSim."""
         if not cands:
             return cands
         terms = list(dict.fromkeys(tokenize(query)))
@@ -190,7 +198,7 @@ class Retriever:
         best_lex = max(c.lexical for c in cands) or 1.0
         for c in cands:
             c.score = (c.dense + COVERAGE_WEIGHT * coverage(terms, weights, rows[c.row].text)
-                       + BM25_WEIGHT * c.lexical / best_lex)
+                       + BM25_WEIGHT * c.lexical / best_lex + (boost(rows[c.row]) if boost else 0.0))
         cands = sorted(cands, key=lambda c: (-c.score, c.row))
         if qtokens is None:
             return cands

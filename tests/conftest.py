@@ -40,6 +40,7 @@ class TokenHashEncoder(HashEncoder):
     """HashEncoder that also gives token states: one hashed one-hot state per word."""
 
     name = "hash-token-test"
+    token_states = True
 
     def encode_tokens(self, texts: list[str], batch_size: int = 32, progress: bool = False):
         from embeddings.token_index import TokenStates

@@ -67,11 +67,12 @@ def test_speaker_passages_are_favoured_for_what_did_x_say():
             1: _row(1, "b", ["Kono told reporters the talks cannot be concluded overnight."])}  # Kono speaks
 
     class Retriever:
-        def hybrid(self, query, qvec, k, mode, qtokens=None):
-            return [Candidate(0, 1.0, 0.5, 1.0), Candidate(1, 1.0 - SPEAKER_WEIGHT / 2, 0.5, 1.0)][:k]
-
-        def passages(self, wanted):
-            return {r: rows[r] for r in wanted}
+        def hybrid(self, query, qvec, k, mode, qtokens=None, boost=None):
+            # Two passages the other signals score apart by half the speaker bonus.
+            cands = [Candidate(0, 1.0, 0.5, 1.0), Candidate(1, 1.0 - SPEAKER_WEIGHT / 2, 0.5, 1.0)]
+            for c in cands:
+                c.score += boost(rows[c.row]) if boost else 0.0
+            return sorted(cands, key=lambda c: -c.score)[:k]
 
     engine = Engine.__new__(Engine)
     ranked = engine._ranked(Retriever(), "What did Kono tell reporters about the talks?", None, 2, "rerank")

@@ -112,3 +112,48 @@ def test_corrupt_token_states_are_refused(tmp_path, seeds_copy, token_encoder, c
     # `qa index` notices the damaged file (its size is in the manifest) and rebuilds it.
     build_index([seeds_copy], root)
     assert Engine(root).search("Habomai", k=1)
+
+
+def test_token_states_can_be_turned_off(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
+    monkeypatch.setenv("QA_TOKEN_STATES", "0")
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)
+    version = open_current(root)
+    assert version.manifest["token_states"] is False and not (version.path / "tokens").exists()
+
+
+def test_damaged_cache_rows_are_encoded_again(tmp_path):
+    from embeddings.cache import EmbeddingCache
+
+    cache = EmbeddingCache(tmp_path / "c.sqlite", 4)
+    good = Quantized.of(TokenStates(np.array([1, 2], np.int32), _unit(np.ones((2, 4), np.float32))))
+    cache.put_many({"a": np.ones(4, np.float32), "b": np.ones(4, np.float32)})
+    cache.put_tokens({"a": good, "b": good})
+    with cache.db:  # b's blobs cut short, as a crash mid-write might leave them
+        cache.db.execute("UPDATE vec SET v = substr(v, 1, 5) WHERE key = 'b'")
+        cache.db.execute("UPDATE tok SET q = substr(q, 1, 3) WHERE key = 'b'")
+    assert set(cache.get_many(["a", "b"])) == {"a"}
+    got = cache.get_tokens(["a", "b"])
+    assert set(got) == {"a"} and np.array_equal(got["a"].q, good.q)
+
+
+def test_inconsistent_token_files_are_rejected(tmp_path):
+    items = [Quantized.of(TokenStates(np.array([3], np.int32), np.ones((1, 4), np.float32)))]
+    token_index.save(tmp_path, items, 4)
+    np.save(tmp_path / "offsets.npy", np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match="inconsistent"):
+        TokenIndex(tmp_path)
+
+
+def test_rerank_boost_counts_before_maxsim(tmp_path, seeds_copy, token_encoder, cache_dir):
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)
+    engine = Engine(root)
+    r = engine._retriever
+    question = "Which village on Shikotan is Malokurilskoye?"
+    vecs, states = engine._queries(r, [question])
+    plain = r.hybrid(question, vecs[0], k=15, mode="rerank", qtokens=states[0])
+    last = plain[-1].row  # outside the MaxSim top 10: a large enough boost still brings it first
+    boosted = r.hybrid(question, vecs[0], k=15, mode="rerank", qtokens=states[0],
+                       boost=lambda p: 10.0 if p.row == last else 0.0)
+    assert boosted[0].row == last and plain[0].row != last
