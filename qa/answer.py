@@ -16,7 +16,7 @@ do not answer it, and we say so rather than dress up unrelated citations.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from qa.lexical import coverage, question_terms, tokenize  # noqa: F401 (re-exported)
 from qa.retrieve import PassageRow
@@ -208,9 +208,16 @@ def _similar(a: str, b: str) -> bool:
 
 
 def _best_first(items: list[Picked], limit: int) -> list[Picked]:
+    """The best-scored distinct items. A near-duplicate is dropped; an item that contains an
+    already chosen one (a sentence shown with the one before it, a quote joined to its
+    attribution) takes its place, so no sentence is shown twice."""
     out: list[Picked] = []
     for it in sorted(items, key=lambda x: -x.score):
-        if any(_similar(it.text, o.text) for o in out):
+        same = next((i for i, o in enumerate(out)
+                     if it.text in o.text or o.text in it.text or _similar(it.text, o.text)), None)
+        if same is not None:
+            if out[same].text in it.text and len(it.text) > len(out[same].text):
+                out[same] = replace(out[same], text=it.text)
             continue
         out.append(it)
         if len(out) >= limit:
@@ -260,8 +267,13 @@ def best_sentences(items: list[Picked], recent: bool, limit: int = MAX_SENTENCES
     best = picked[0].score
     picked = [p for p in picked if p.score >= 0.75 * best]
     if recent:
-        picked.sort(key=lambda x: -_year(x.passage))
+        picked.sort(key=lambda x: _recency(x.passage), reverse=True)
     return picked
+
+
+def _recency(p: PassageRow) -> str:
+    """Sort key, newest last: the stated date ("2019-02-17"), else the latest year mentioned."""
+    return p.date or f"{_year(p):04d}"
 
 
 def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname: str, terms: list[str],

@@ -195,15 +195,19 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
         except IndexUnusable:
             live = None
         damaged = live and _damaged_files(live.path, live.manifest)
+        # What the live version held, for the report's added/changed/removed (also when it is damaged).
+        previous_docs = live.manifest.get("documents", {}) if live else {}
         if damaged:
             warn(f"index files in {live.path} changed on disk ({', '.join(damaged)}): rebuilding them")
             live = None
         old = live.manifest if live else {}
         ml_fp = multilingual.fingerprint() if ml_on else None
+        tokens_setting = os.environ.get("QA_TOKEN_STATES", "1") != "0"
         if (not full and live and old.get("format_version") == FORMAT_VERSION
                 and old.get("pipeline_version", 1) == PIPELINE_VERSION
                 and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs
-                and (old.get("multilingual") or {}).get("fingerprint") == ml_fp):
+                and (old.get("multilingual") or {}).get("fingerprint") == ml_fp
+                and old.get("token_states_setting", True) == tokens_setting):
             report.up_to_date = True
             report.documents = len(old.get("documents", {}))
             report.passages = int(old.get("passages", 0))
@@ -218,12 +222,12 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
                              "the previous index, if any, is unchanged")
         old_docs = old.get("documents", {}) if old.get("model", {}).get("fingerprint") == mfp else {}
         for d in docs:
-            if d.doc_id not in old_docs:
+            if d.doc_id not in previous_docs:
                 report.added.append(d.doc_id)
-            elif old_docs[d.doc_id].get("fingerprint") != d.fingerprint:
+            elif previous_docs[d.doc_id].get("fingerprint") != d.fingerprint:
                 report.changed.append(d.doc_id)
         ids = {d.doc_id for d in docs}
-        report.removed = sorted(set(old_docs) - ids)
+        report.removed = sorted(set(previous_docs) - ids)
 
         passages: list[tuple[Document, Passage]] = [(d, p) for d in docs for p in chunk_document(d)]
         texts = [embed_text(d.title, p.text) for d, p in passages]
@@ -237,7 +241,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
                 enc_box.append(load_encoder())
             return enc_box[0]
 
-        want_tokens = len(texts) <= TOKEN_STATES_MAX and os.environ.get("QA_TOKEN_STATES", "1") != "0"
+        want_tokens = tokens_setting and len(texts) <= TOKEN_STATES_MAX
         vectors, tokens, report.embedded, report.reused = _embed_main(
             texts, keys, _previous_vectors(root, "vectors.faiss") if reuse else {},
             _previous_tokens(root) if reuse and want_tokens else {}, main_encoder, _cache_file(mfp),
@@ -269,6 +273,7 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             "passages": len(passages),
             "dense_index": "hnsw" if len(passages) >= vector_index.HNSW_MIN else "flat",
             "token_states": tokens is not None,
+            "token_states_setting": tokens_setting,  # QA_TOKEN_STATES when built: a change rebuilds
             "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title}
                           for d in docs},
         }

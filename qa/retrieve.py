@@ -94,23 +94,23 @@ class Retriever:
         try:
             self.dense_index = vector_index.load(path / "vectors.faiss")
             self.lexical = LexicalIndex.load(path / "bm25")
-        except (RuntimeError, OSError, ValueError, KeyError) as exc:
+        except (RuntimeError, OSError, ValueError, KeyError, EOFError) as exc:
             raise IndexUnusable(f"index files in {path} are missing or corrupt; "
                                 "rebuild it with `qa index --full`") from exc
         self.ml_index = None
         if (path / "vectors_ml.faiss").exists():
             try:
                 self.ml_index = vector_index.load(path / "vectors_ml.faiss")
-            except (RuntimeError, OSError) as exc:
+            except (RuntimeError, OSError, EOFError) as exc:
                 raise IndexUnusable(f"index file {path / 'vectors_ml.faiss'} is corrupt; "
                                     "rebuild it with `qa index --full`") from exc
         self.tokens: TokenIndex | None = None
-        if (path / "tokens").is_dir():
+        if (path / "tokens").is_dir() or version.manifest.get("token_states"):
             try:
                 self.tokens = TokenIndex(path / "tokens")
                 if self.tokens.dim != self.dense_index.d:
                     raise ValueError(f"token states of dimension {self.tokens.dim}, vectors {self.dense_index.d}")
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:
                 raise IndexUnusable(f"token states in {path / 'tokens'} are corrupt; "
                                     "rebuild it with `qa index --full`") from exc
         self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])

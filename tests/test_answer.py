@@ -80,3 +80,22 @@ def test_speaker_passages_are_favoured_for_what_did_x_say():
     plain = engine._ranked(Retriever(), "When were the talks in Munich?", None, 2, "rerank")
     assert [c.row for c in plain] == [0, 1]
     assert ans.speaks_in(rows[1], "Kono") and not ans.speaks_in(rows[0], "Kono")
+
+
+def test_a_sentence_is_never_shown_twice():
+    p = _row(0, "a", ["x"])
+    quote = "That's why I would like to urge our colleagues to follow the agreements."
+    joined = f"{quote} Lavrov said the talks would go on without a deadline, as he told reporters on Monday."
+    picked = ans._best_first([ans.Picked(quote, p, 0.9, 1.0), ans.Picked(joined, p, 0.5, 1.0),
+                              ans.Picked("Another statement entirely, about visas.", p, 0.7, 1.0)], 5)
+    assert [x.text for x in picked] == [joined, "Another statement entirely, about visas."]
+    assert sum(x.text.count(quote) for x in picked) == 1
+
+
+def test_recent_questions_order_sources_by_full_date():
+    early, late = _row(0, "a", ["Early news about the talks."]), _row(1, "b", ["Later news about the talks."])
+    early.date, late.date = "2019-01-15", "2019-02-17"
+    undated = _row(2, "c", ["Undated news about the talks."])
+    undated.date, undated.year_hint = None, 2025
+    items = [ans.Picked(r.sentences[0][2], r, 1.0, 1.0) for r in (early, late, undated)]
+    assert [x.passage.row for x in ans.best_sentences(items, recent=True)] == [2, 1, 0]

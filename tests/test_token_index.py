@@ -157,3 +157,33 @@ def test_rerank_boost_counts_before_maxsim(tmp_path, seeds_copy, token_encoder, 
     boosted = r.hybrid(question, vecs[0], k=15, mode="rerank", qtokens=states[0],
                        boost=lambda p: 10.0 if p.row == last else 0.0)
     assert boosted[0].row == last and plain[0].row != last
+
+
+@pytest.mark.parametrize("damage", ["empty", "deleted"])
+def test_empty_or_deleted_token_states_are_refused(tmp_path, seeds_copy, token_encoder, cache_dir, damage):
+    import shutil
+
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)
+    tokens = open_current(root).path / "tokens"
+    if damage == "empty":
+        (tokens / "offsets.npy").write_bytes(b"")
+    else:
+        shutil.rmtree(tokens)  # the manifest says the version has them
+    with pytest.raises(IndexUnusable, match="qa index --full"):
+        Engine(root)
+    r = build_index([seeds_copy], root)  # a plain refresh repairs it, and says nothing was added
+    assert r.added == [] and r.changed == [] and Engine(root).search("Habomai", k=1)
+
+
+def test_changing_qa_token_states_rebuilds_without_full(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
+    root = tmp_path / "idx"
+    build_index([seeds_copy], root)
+    monkeypatch.setenv("QA_TOKEN_STATES", "0")
+    r = build_index([seeds_copy], root)
+    assert not r.up_to_date and not (open_current(root).path / "tokens").exists()
+    assert build_index([seeds_copy], root).up_to_date
+    monkeypatch.delenv("QA_TOKEN_STATES")
+    r = build_index([seeds_copy], root)
+    assert not r.up_to_date and r.embedded == 0  # states come back from the cache
+    assert (open_current(root).path / "tokens" / "states.npy").exists()
