@@ -272,7 +272,7 @@ def best_sentences(items: list[Picked], recent: bool, limit: int = MAX_SENTENCES
 
 
 def _recency(p: PassageRow) -> str:
-    """Sort key, newest last: the stated date ("2019-02-17"), else the latest year mentioned."""
+    """Sort key, larger is newer: the stated date ("2019-02-17"), else the latest year mentioned."""
     return p.date or f"{_year(p):04d}"
 
 
