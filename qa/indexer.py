@@ -30,6 +30,7 @@ from qa.store import (
     FORMAT_VERSION,
     IndexLock,
     IndexUnusable,
+    Version,
     create_db,
     new_version_dir,
     open_current,
@@ -138,40 +139,39 @@ def embed_text(title: str, text: str) -> str:
     return f"{title}\n{text}" if title and title not in text else text
 
 
-def _previous_vectors(root: Path, filename: str) -> dict[str, np.ndarray]:
+def _live_keys(live: Version) -> list[str]:
+    """The text keys of the live version's passages, in row order ([] if unreadable)."""
+    try:
+        db = open_db(live.path / "passages.sqlite")
+        try:
+            return [k for (k,) in db.execute("SELECT key FROM passages ORDER BY row")]
+        finally:
+            db.close()
+    except (IndexUnusable, OSError, sqlite3.DatabaseError) as exc:
+        log.info("not reusing the previous index (%s)", exc)
+        return []
+
+
+def _previous_vectors(live: Version, keys: list[str], filename: str) -> dict[str, np.ndarray]:
     """``key -> vector`` from the live version's ``filename``, to avoid re-embedding."""
     try:
-        v = open_current(root)
-        if v is None:
+        if not keys or not (live.path / filename).exists():
             return {}
-        db = open_db(v.path / "passages.sqlite")
-        keys = [k for (k,) in db.execute("SELECT key FROM passages ORDER BY row")]
-        db.close()
-        if not (v.path / filename).exists():
-            return {}
-        vecs = vector_index.reconstruct_all(vector_index.load(v.path / filename, mmap=False))
-        if len(keys) != len(vecs):
-            return {}
-        return dict(zip(keys, vecs))
-    except (IndexUnusable, RuntimeError, OSError) as exc:
-        log.info("not reusing the previous index (%s)", exc)
+        vecs = vector_index.reconstruct_all(vector_index.load(live.path / filename, mmap=False))
+        return dict(zip(keys, vecs)) if len(keys) == len(vecs) else {}
+    except (RuntimeError, OSError) as exc:
+        log.info("not reusing the previous vectors (%s)", exc)
         return {}
 
 
-def _previous_tokens(root: Path) -> dict[str, Quantized]:
+def _previous_tokens(live: Version, keys: list[str]) -> dict[str, Quantized]:
     """``key -> token states`` from the live version, to avoid re-encoding."""
     try:
-        v = open_current(root)
-        if v is None or not (v.path / "tokens").is_dir():
+        if not keys or not (live.path / "tokens").is_dir():
             return {}
-        db = open_db(v.path / "passages.sqlite")
-        keys = [k for (k,) in db.execute("SELECT key FROM passages ORDER BY row")]
-        db.close()
-        tokens = token_index.TokenIndex(v.path / "tokens")
-        if tokens.size != len(keys):
-            return {}
-        return {k: tokens.passage(i) for i, k in enumerate(keys)}
-    except (IndexUnusable, OSError, ValueError) as exc:
+        tokens = token_index.TokenIndex(live.path / "tokens")
+        return {k: tokens.passage(i) for i, k in enumerate(keys)} if tokens.size == len(keys) else {}
+    except (OSError, ValueError, EOFError) as exc:
         log.info("not reusing the previous token states (%s)", exc)
         return {}
 
@@ -242,16 +242,17 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             return enc_box[0]
 
         want_tokens = tokens_setting and len(texts) <= TOKEN_STATES_MAX
+        live_keys = _live_keys(live) if reuse and live else []
         vectors, tokens, report.embedded, report.reused = _embed_main(
-            texts, keys, _previous_vectors(root, "vectors.faiss") if reuse else {},
-            _previous_tokens(root) if reuse and want_tokens else {}, main_encoder, _cache_file(mfp),
-            old.get("model", {}).get("dim") if reuse else None, progress, want_tokens, warn)
+            texts, keys, _previous_vectors(live, live_keys, "vectors.faiss") if live_keys else {},
+            _previous_tokens(live, live_keys) if live_keys and want_tokens else {}, main_encoder,
+            _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress, want_tokens)
         dim = vectors.shape[1]
         ml_vectors = None
         if ml_on:
             ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == multilingual.fingerprint()
             ml_vectors, report.embedded_multilingual, _ = _embed(
-                texts, keys, _previous_vectors(root, "vectors_ml.faiss") if ml_reuse else {},
+                texts, keys, _previous_vectors(live, live_keys, "vectors_ml.faiss") if ml_reuse and live_keys else {},
                 multilingual.MultilingualEncoder, _cache_file(multilingual.fingerprint()), multilingual.DIM,
                 progress)
 
@@ -331,7 +332,7 @@ def _embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_
 
 def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray], known_tokens: dict[str, Quantized],
                 get_encoder: Callable[[], Encoder], cache_path: Path, dim: int | None, progress: bool,
-                want_tokens: bool, warn: Callable[[str], None]) -> tuple[np.ndarray, list[Quantized] | None, int, int]:
+                want_tokens: bool) -> tuple[np.ndarray, list[Quantized] | None, int, int]:
     """Vectors and token states of the main model (see :mod:`embeddings.token_index`):
     reused from ``known``/``known_tokens`` or the cache, else encoded (and cached).
 
@@ -348,8 +349,8 @@ def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray],
         return np.stack([known[k] for k in keys]), [known_tokens[k] for k in keys], 0, len(keys)
     enc = get_encoder()
     if not getattr(enc, "token_states", False):
-        log.warning(f"the encoder ({enc.name}) gives no token states (they need the ONNX model and a WordPiece "
-             "tokenizer): this index ranks without MaxSim")
+        log.warning("the encoder (%s) gives no token states (they need the ONNX model and a WordPiece "
+                    "tokenizer): this index ranks without MaxSim", enc.name)
         vectors, embedded, reused = _embed(texts, keys, known, lambda: enc, cache_path, enc.dim, progress)
         return vectors, None, embedded, reused
     cache = EmbeddingCache(cache_path, enc.dim)
