@@ -274,10 +274,8 @@ def _index(corpus: Path, root: Path, say) -> tuple[int, float]:
     if report.up_to_date:
         say(f"index at {root} is up to date: {report.documents:,} documents ({report.seconds:.1f} s)")
     else:
-        ml = getattr(report, "embedded_multilingual", 0)
         say(f"indexed {report.documents:,} documents ({report.passages:,} passages) into {root} in "
-            f"{report.seconds:.1f} s: {report.embedded:,} passages embedded, {report.reused:,} reused"
-            + (f"; {ml:,} multilingual vectors embedded" if ml else ""))
+            f"{report.seconds:.1f} s: {report.embedded:,} passages embedded, {report.reused:,} reused")
     return report.documents, report.seconds
 
 
