@@ -442,11 +442,14 @@ class QABot:
             await query.answer(refusal, show_alert=True)
             return
         await query.answer()
-        cited = {(c.doc_id, c.chunk_id) for c in record.answer.citations}
+        cited = record.answer.citations
         k = self.settings.more_results + len(cited)
         async with self._typing(context.bot, chat_id):
             hits = await self._run(self._search_blocking, record.question, k)
-        hits = [h for h in hits if (h.doc_id, h.chunk_id) not in cited][: self.settings.more_results]
+        # A result that shares text with a cited passage adds nothing new (results can be two
+        # passages folded into one, so compare spans, not chunk ids).
+        hits = [h for h in hits if not any(c.doc_id == h.doc_id and c.start < h.end and h.start < c.end
+                                           for c in cited)][: self.settings.more_results]
         await self._send(context.bot, chat_id, render_hits(record.question, hits), query.message)
 
     # ------------------------------------------------------------ errors

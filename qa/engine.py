@@ -20,7 +20,7 @@ import numpy as np
 from embeddings.token_index import TokenStates
 from qa import answer as ans
 from qa.lexical import tokenize
-from qa.retrieve import Candidate, PassageRow, Retriever
+from qa.retrieve import Candidate, PassageRow, Retriever, fold_overlaps
 from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
 from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
 
@@ -219,12 +219,10 @@ class Engine:
         return r.hybrid(query, qvec, k=k, mode=mode, qtokens=qtokens, boost=boost)
 
     def search(self, query: str, k: int = 10, mode: str = "rerank") -> list[Hit]:
-        """Top ``k`` passages for ``query``."""
+        """Top ``k`` passages for ``query`` (passages that overlap are folded into one result)."""
         query = clean_question(query)
         r = self._retriever
-        cands = self._candidates(r, query, k, mode)
-        rows = r.passages([c.row for c in cands])
-        return [_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)]
+        return _hits(r, self._candidates(r, query, 2 * k, mode), k)
 
     def search_many(self, queries: list[str], k: int = 10, mode: str = "rerank") -> list[list[Hit]]:
         """``search`` for many queries, embedding them in batches."""
@@ -234,9 +232,9 @@ class Engine:
                         else ([None] * len(qs), [None] * len(qs)))
         out = []
         for q, v, t in zip(qs, vecs, states):
-            cands = self._candidates(r, q, k, mode) if self._foreign(r, q) else self._ranked(r, q, v, k, mode, t)
-            rows = r.passages([c.row for c in cands])
-            out.append([_hit(rows[c.row], i + 1, c.score) for i, c in enumerate(cands)])
+            n = 2 * k  # overlapping passages fold into one result (fold_overlaps): draw more
+            cands = self._candidates(r, q, n, mode) if self._foreign(r, q) else self._ranked(r, q, v, n, mode, t)
+            out.append(_hits(r, cands, k))
         return out
 
     def ask(self, question: str, k: int = 8) -> Answer:
@@ -345,6 +343,13 @@ class Engine:
                            date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None,
                            undated=sum(1 for s in src if not s.date),
                            years_mentioned=(min(hints), max(hints)) if hints else None)
+
+
+def _hits(r: Retriever, cands: list[Candidate], k: int) -> list[Hit]:
+    """The top ``k`` results, overlapping passages folded into one (each with its best score)."""
+    rows = r.passages([c.row for c in cands])
+    folded = fold_overlaps([rows[c.row] for c in cands])[:k]
+    return [_hit(p, rank, cands[first].score) for rank, (p, first) in enumerate(folded, 1)]
 
 
 def _hit(p: PassageRow, rank: int, score: float) -> Hit:

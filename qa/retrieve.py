@@ -68,6 +68,70 @@ class PassageRow:
     language: str
 
 
+def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2) -> list[tuple[PassageRow, int]]:
+    """Results in which no sentence appears twice. Consecutive passages share a sentence, and
+    when a question matches that sentence both rank high, the answer often in the one ranked
+    second: a passage that overlaps one better-ranked result (of at most ``max_parts - 1``
+    passages) is folded into it, its text and span covering both in reading order; one that
+    overlaps more, or a full result, keeps only its sentences not shown yet (none: dropped).
+    Returns (passage, index in ``ranked`` of its best part), best first."""
+    out: list[tuple[PassageRow, int]] = []
+    parts: list[int] = []
+    for i, p in enumerate(ranked):
+        hit = [j for j, (q, _) in enumerate(out) if _overlap(q, p)]
+        if not hit:
+            out.append((p, i))
+            parts.append(1)
+        elif not _joinable(p) or not all(_joinable(out[j][0]) for j in hit):
+            out.append((p, i))  # cannot rebuild its text from sentences: shown as it is
+            parts.append(1)
+        elif len(hit) == 1 and parts[hit[0]] < max_parts:
+            q, first = out[hit[0]]
+            out[hit[0]] = (_merge(q, p), first)
+            parts[hit[0]] += 1
+        else:
+            shown = [(out[j][0].start, out[j][0].end) for j in hit]
+            rest = _longest_run([not any(a <= x[0] < b for a, b in shown) for x in p.sentences])
+            if rest:
+                out.append((_with_sentences(p, p.chunk_id, p.sentences[rest.start:rest.stop]), i))
+                parts.append(1)
+    return out
+
+
+def _overlap(a: PassageRow, b: PassageRow) -> bool:
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
+
+
+def _joinable(p: PassageRow) -> bool:
+    """Whether the passage's text is its sentences joined by spaces (so a union can be rebuilt)."""
+    return bool(p.sentences) and " ".join(t for _, _, t in p.sentences) == p.text
+
+
+def _longest_run(keep: list[bool]) -> range:
+    """The longest run of consecutive True values (empty when there is none)."""
+    best, start = range(0), None
+    for i, k in enumerate([*keep, False]):
+        if k and start is None:
+            start = i
+        elif not k and start is not None:
+            best = max(best, range(start, i), key=len)
+            start = None
+    return best
+
+
+def _merge(a: PassageRow, b: PassageRow) -> PassageRow:
+    """One passage covering two overlapping ones (metadata and row of ``a``)."""
+    first, second = sorted((a, b), key=lambda p: p.start)
+    sentences = sorted({s[0]: s for s in a.sentences + b.sentences}.values())
+    return _with_sentences(a, f"{first.chunk_id}+{second.chunk_id}", sentences)
+
+
+def _with_sentences(p: PassageRow, chunk_id: str, sentences: list[tuple[int, int, str]]) -> PassageRow:
+    """``p`` (metadata and row) holding ``sentences``, consecutive ones, only."""
+    return PassageRow(p.row, chunk_id, p.doc_id, " ".join(t for _, _, t in sentences), sentences[0][0],
+                      sentences[-1][1], sentences, p.title, p.source, p.date, p.year_hint, p.path, p.language)
+
+
 def rrf(rankings: list[list[int]], weights: list[float] | None = None, k: int = RRF_K) -> dict[int, float]:
     """Reciprocal rank fusion of several ranked lists of rows."""
     weights = weights or [1.0] * len(rankings)

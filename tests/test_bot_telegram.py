@@ -83,7 +83,9 @@ class FakeEngine:
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         self.searched.append((query, k))
-        hits = [Hit(rank=i, doc_id=f"doc{i}", chunk_id=f"doc{i}#{i}", score=1 / i, text=f"Extra passage {i} & more.",
+        # folded results (qa.retrieve.fold_overlaps): chunk ids differ from the citations', spans overlap
+        hits = [Hit(rank=i, doc_id=f"doc{i}", chunk_id=f"doc{i}#{i}+doc{i}#{i + 1}", score=1 / i,
+                    text=f"Extra passage {i} & more.",
                     title=f"Result {i}", source="TASS", date="2020-02-0" + str(i % 9 + 1), path=None, start=0, end=9)
                 for i in range(1, k + 1)]
         return hits
@@ -347,7 +349,7 @@ def test_more_button_searches_and_skips_cited_passages(server, start_bot, engine
     msgs = server.wait_for_messages(42, 2)
     text = msgs[1].result["text"]
     assert text.startswith("More results for what did Lavrov say")
-    assert "Result 1" not in text and "Result 2" not in text  # doc1#1, doc2#2 are cited
+    assert "Result 1" not in text and "Result 2" not in text  # they overlap the cited doc1#1, doc2#2
     assert "Result 3" in text and "Result 7" in text and "Extra passage 3 & more." in text
     assert engine.searched == [("what did Lavrov say", 7)]
 

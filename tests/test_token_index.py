@@ -87,19 +87,18 @@ def test_rerank_adds_maxsim_to_the_top_candidates(tmp_path, seeds_copy, token_en
     root = tmp_path / "idx"
     build_index([seeds_copy], root)
     engine = Engine(root)
+    r = engine._retriever
     question = "Which village on Shikotan is Malokurilskoye?"
-    with_late = engine.search(question, k=3)
+    with_late = engine._candidates(r, question, 3)
     weight = qa.retrieve.LATE_WEIGHT
     monkeypatch.setattr(qa.retrieve, "LATE_WEIGHT", 0.0)
-    without = {h.chunk_id: h.score for h in engine.search(question, k=10)}
-    r = engine._retriever
+    without = {c.row: c.score for c in engine._candidates(r, question, 10)}
     vecs, states = engine._queries(r, [question])
-    rows = {p.chunk_id: p.row for p in r.passages(list(range(r.size))).values()}
-    late = r.maxsim(states[0], [rows[h.chunk_id] for h in with_late])
+    late = r.maxsim(states[0], [c.row for c in with_late])
     assert min(late.values()) > 0
-    for h in with_late:
-        assert h.score == pytest.approx(without[h.chunk_id] + weight * late[rows[h.chunk_id]], abs=1e-4)
-    assert "Malokurilskoye" in with_late[0].text
+    for c in with_late:
+        assert c.score == pytest.approx(without[c.row] + weight * late[c.row], abs=1e-4)
+    assert "Malokurilskoye" in r.passages([with_late[0].row])[with_late[0].row].text
 
 
 def test_corrupt_token_states_are_refused(tmp_path, seeds_copy, token_encoder, cache_dir):
