@@ -27,9 +27,10 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
-@lru_cache(maxsize=1)
-def _stopwords() -> frozenset[str]:
-    """bm25s's English stop words, read without importing bm25s (which pulls scipy and numba)."""
+@lru_cache(maxsize=2)
+def _stopwords(name: str = "STOPWORDS_EN") -> frozenset[str]:
+    """One of bm25s's English stop-word lists, read without importing bm25s (which pulls scipy and
+    numba): ``STOPWORDS_EN`` (Lucene's 33 words) or ``STOPWORDS_EN_PLUS`` (NLTK's 179)."""
     import importlib.util
 
     spec = importlib.util.find_spec("bm25s")
@@ -37,14 +38,27 @@ def _stopwords() -> frozenset[str]:
     module_spec = importlib.util.spec_from_file_location("_bm25s_stopwords", path)
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
-    return frozenset(module.STOPWORDS_EN)
+    return frozenset(getattr(module, name))
 
 
-def tokenize(text: str) -> list[str]:
-    """Stemmed content tokens of ``text`` (stop words removed)."""
-    stop = _stopwords()
+def tokenize(text: str, stop: frozenset[str] | None = None) -> list[str]:
+    """Stemmed content tokens of ``text`` (``stop`` words, by default Lucene's, removed)."""
+    stop = _stopwords() if stop is None else stop
     words = [w for w in _TOKEN.findall(text.lower()) if w not in stop]
     return _stemmer().stemWords(words) if words else []
+
+
+def query_tokens(query: str) -> list[str]:
+    """A query's terms for BM25 and coverage: as :func:`tokenize`, less the longer (NLTK) list of
+    function words. Passages keep Lucene's short list (BM25 as Anserini scores it), but in a
+    question "what", "does", "can" or "before" only match passages that happen to use them, and as
+    rare passage words they would weigh more than the question's content."""
+    return tokenize(query, _query_stopwords())
+
+
+@lru_cache(maxsize=1)
+def _query_stopwords() -> frozenset[str]:
+    return _stopwords("STOPWORDS_EN_PLUS") | _stopwords()
 
 
 class LexicalIndex:
@@ -114,7 +128,7 @@ class LexicalIndex:
     def scores(self, query: str) -> np.ndarray | None:
         """BM25 score of every passage for ``query`` (None when no query term is known)."""
         columns = len(self.indptr) - 1
-        ids = [i for i in (self.vocab.get(t) for t in tokenize(query)) if i is not None and i < columns]
+        ids = [i for i in (self.vocab.get(t) for t in query_tokens(query)) if i is not None and i < columns]
         if not ids or self.num_docs == 0:
             return None
         rows = [self.indices[self.indptr[i] : self.indptr[i + 1]] for i in ids]

@@ -15,7 +15,7 @@ import numpy as np
 
 from embeddings import vector_index
 from embeddings.token_index import TokenIndex, TokenStates
-from qa.lexical import LexicalIndex, coverage, idf, tokenize
+from qa.lexical import LexicalIndex, coverage, idf, query_tokens
 from qa.store import IndexUnusable, Version, open_db
 
 RRF_K = 60
@@ -256,7 +256,7 @@ class Retriever:
         with ``qtokens`` (the question's token states) and an index that has token states, MaxSim."""
         if not cands:
             return cands
-        terms = list(dict.fromkeys(tokenize(query)))
+        terms = list(dict.fromkeys(query_tokens(query)))
         weights = self.idf_weights(terms)
         rows = self.passages([c.row for c in cands])
         best_lex = max(c.lexical for c in cands) or 1.0

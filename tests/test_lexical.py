@@ -58,3 +58,17 @@ def test_search_and_empty_passages(tmp_path):
 def test_empty_corpus(tmp_path):
     LexicalIndex.build_and_save([], tmp_path / "bm25")
     assert LexicalIndex.load(tmp_path / "bm25").search("anything", 5)[0].size == 0
+
+
+def test_question_function_words_do_not_score(tmp_path):
+    from qa.lexical import query_tokens
+
+    assert query_tokens("What does Moscow insist Japan must accept before talks can go on?") == [
+        "moscow", "insist", "japan", "must", "accept", "talk", "go"]
+    assert "what" in tokenize("What does Moscow insist") and "doe" in tokenize("What does Moscow insist")
+    texts = ["What it does before the talks can start is what matters, does it not?",
+             "Moscow insists that Japan accept the outcome of the war."]
+    LexicalIndex.build_and_save(texts, tmp_path / "bm25")
+    index = LexicalIndex.load(tmp_path / "bm25")
+    rows, scores = index.search("What does Moscow insist Japan must accept before talks can go on?", 2)
+    assert rows.tolist() == [1, 0] and scores[1] == pytest.approx(float(index.scores("talks")[0]))
