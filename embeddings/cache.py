@@ -49,42 +49,53 @@ class EmbeddingCache:
         return db
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
-        """Cached vectors for those of ``keys`` that are present."""
+        """Cached vectors for those of ``keys`` that are present (none if the cache is damaged)."""
         found: dict[str, np.ndarray] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            q = f"SELECT key, v FROM vec WHERE key IN ({','.join('?' * len(part))})"
-            for key, blob in self.db.execute(q, part):
-                if len(blob) == 4 * self.dim:  # anything else is damaged: encode that text again
-                    found[key] = np.frombuffer(blob, dtype=np.float32)
+        for key, blob in self._select("SELECT key, v FROM vec", keys):
+            if len(blob) == 4 * self.dim:  # anything else is damaged: encode that text again
+                found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, items: dict[str, np.ndarray]) -> None:
         """Store vectors."""
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO vec VALUES (?, ?)",
-                                [(k, np.asarray(v, np.float32).tobytes()) for k, v in items.items()])
+        self._insert("INSERT OR REPLACE INTO vec VALUES (?, ?)",
+                     [(k, np.asarray(v, np.float32).tobytes()) for k, v in items.items()])
 
     def get_tokens(self, keys: list[str]) -> dict[str, Quantized]:
         """Cached token states (see :mod:`embeddings.token_index`) for those of ``keys`` present."""
         found: dict[str, Quantized] = {}
-        for i in range(0, len(keys), 500):
-            part = keys[i : i + 500]
-            q = f"SELECT key, ids, q, scale FROM tok WHERE key IN ({','.join('?' * len(part))})"
-            for key, ids, states, scale in self.db.execute(q, part):
-                n = len(ids) // 4
-                if len(ids) == 4 * n and len(states) == n * self.dim and len(scale) == 2 * n:
-                    found[key] = Quantized(np.frombuffer(ids, dtype=np.int32),
-                                           np.frombuffer(states, dtype=np.int8).reshape(n, self.dim),
-                                           np.frombuffer(scale, dtype=np.float16))
+        for key, ids, states, scale in self._select("SELECT key, ids, q, scale FROM tok", keys):
+            n = len(ids) // 4
+            if len(ids) == 4 * n and len(states) == n * self.dim and len(scale) == 2 * n:
+                found[key] = Quantized(np.frombuffer(ids, dtype=np.int32),
+                                       np.frombuffer(states, dtype=np.int8).reshape(n, self.dim),
+                                       np.frombuffer(scale, dtype=np.float16))
         return found
 
     def put_tokens(self, items: dict[str, Quantized]) -> None:
         """Store token states."""
-        with self.db:
-            self.db.executemany("INSERT OR REPLACE INTO tok VALUES (?, ?, ?, ?)", [
-                (k, t.ids.astype(np.int32).tobytes(), t.q.astype(np.int8).tobytes(),
-                 t.scale.astype(np.float16).tobytes()) for k, t in items.items()])
+        self._insert("INSERT OR REPLACE INTO tok VALUES (?, ?, ?, ?)", [
+            (k, t.ids.astype(np.int32).tobytes(), t.q.astype(np.int8).tobytes(),
+             t.scale.astype(np.float16).tobytes()) for k, t in items.items()])
+
+    def _select(self, query: str, keys: list[str]) -> list[tuple]:
+        """Rows of ``query`` for ``keys``; none when the file is damaged (that only costs time)."""
+        rows: list[tuple] = []
+        try:
+            for i in range(0, len(keys), 500):
+                part = keys[i : i + 500]
+                rows.extend(self.db.execute(f"{query} WHERE key IN ({','.join('?' * len(part))})", part))
+        except sqlite3.DatabaseError as exc:
+            log.warning("embedding cache %s unreadable (%s); encoding without it", self.path, exc)
+            return []
+        return rows
+
+    def _insert(self, statement: str, rows: list[tuple]) -> None:
+        try:
+            with self.db:
+                self.db.executemany(statement, rows)
+        except sqlite3.DatabaseError as exc:
+            log.warning("embedding cache %s not written (%s)", self.path, exc)
 
     def close(self) -> None:
         self.db.close()

@@ -355,12 +355,8 @@ def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray],
         return vectors, None, embedded, reused
     cache = EmbeddingCache(cache_path, enc.dim)
     try:
-        try:
-            wanted = [keys[i] for i in missing]
-            cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
-        except sqlite3.DatabaseError as exc:  # a damaged cache only costs time
-            log.warning("embedding cache %s unreadable (%s); encoding without it", cache_path, exc)
-            cached_vectors, cached_tokens = {}, {}
+        wanted = [keys[i] for i in missing]
+        cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
         for k in wanted:
             if k in cached_vectors and k in cached_tokens:
                 known[k], known_tokens[k] = cached_vectors[k], cached_tokens[k]
@@ -372,11 +368,8 @@ def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray],
             fresh_tokens = {keys[i]: Quantized.of(states[j]) for j, i in enumerate(part)}
             known.update(fresh)
             known_tokens.update(fresh_tokens)
-            try:
-                cache.put_many(fresh)
-                cache.put_tokens(fresh_tokens)
-            except sqlite3.DatabaseError as exc:
-                log.warning("could not write to the embedding cache %s (%s)", cache_path, exc)
+            cache.put_many(fresh)
+            cache.put_tokens(fresh_tokens)
     finally:
         cache.close()
     vectors = np.stack([known[k] for k in keys])

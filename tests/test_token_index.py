@@ -186,3 +186,32 @@ def test_changing_qa_token_states_rebuilds_without_full(tmp_path, seeds_copy, to
     r = build_index([seeds_copy], root)
     assert not r.up_to_date and r.embedded == 0  # states come back from the cache
     assert (open_current(root).path / "tokens" / "states.npy").exists()
+
+
+def test_an_unreadable_cache_costs_time_not_the_build(tmp_path, caplog):
+    import sqlite3
+
+    from embeddings.cache import EmbeddingCache
+
+    class Broken:
+        def execute(self, *args):
+            raise sqlite3.DatabaseError("database disk image is malformed")
+
+        executemany = execute
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def close(self):
+            pass
+
+    cache = EmbeddingCache(tmp_path / "c.sqlite", 4)
+    cache.db = Broken()
+    good = Quantized.of(TokenStates(np.array([1], np.int32), _unit(np.ones((1, 4), np.float32))))
+    assert cache.get_many(["a"]) == {} and cache.get_tokens(["a"]) == {}
+    cache.put_many({"a": np.ones(4, np.float32)})
+    cache.put_tokens({"a": good})
+    assert "unreadable" in caplog.text and "not written" in caplog.text
