@@ -364,19 +364,24 @@ def _abstain(question: str, why: str | None = None) -> Answer:
 
 def _compose(question: str, picked: list[ans.Picked], recent: bool, header: str | None = None) -> Answer:
     """Answer text with ``[n]`` markers, and the numbered citations."""
+    # Cited passages that overlap are one source (qa.retrieve.fold_overlaps), numbered by first use.
+    first_use = list({s.passage.row: s for s in reversed(picked)}.values())[::-1]
+    sources = [p for p, _ in fold_overlaps([s.passage for s in first_use], trim=False)]
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     lines = []
     for s in picked:
         p = s.passage
-        if p.row not in numbers:
-            numbers[p.row] = len(numbers) + 1
-            hit = _hit(p, len(numbers), s.passage_score)
-            citations.append(Citation(**asdict(hit), n=numbers[p.row]))
+        j = next(i for i, src in enumerate(sources)
+                 if src.doc_id == p.doc_id and src.start <= p.start and p.end <= src.end)
+        if j not in numbers:
+            numbers[j] = len(numbers) + 1
+            hit = _hit(sources[j], len(numbers), s.passage_score)
+            citations.append(Citation(**asdict(hit), n=numbers[j]))
         prefix = ""
         if header or recent:
             prefix = f"({ans.when(p)}, {p.source or 'unknown outlet'}) "
-        lines.append(f"{'- ' if header else ''}{prefix}{s.text} [{numbers[p.row]}]")
+        lines.append(f"{'- ' if header else ''}{prefix}{s.text} [{numbers[j]}]")
     body = "\n".join(lines) if header else " ".join(lines)
     if recent and any(s.passage.date for s in picked):
         body = f"Most recent source first. {body}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -15,6 +17,21 @@ def source_line(h: Hit) -> str:
     return f"{h.source or 'unknown outlet'}, {h.date or 'undated'} — {h.title} ({where})"
 
 
+_CITED = re.compile(r"(?:^|\n|\] )(?:- )?(?:\([^()\n]*\) )?(.+?) \[(\d+)\]")
+
+
+def excerpt(a: Answer, n: int, text: str, limit: int = 300) -> str:
+    """``limit`` characters of a cited passage, from the first sentence the answer cites as ``[n]``
+    (the passage's start when it can't be found)."""
+    start = 0
+    for m in _CITED.finditer(a.answer):
+        if int(m.group(2)) == n:
+            start = max(text.find(m.group(1)[:60]), 0)
+            break
+    out = text[start : start + limit]
+    return f"{'…' if start else ''}{out}{'…' if start + limit < len(text) else ''}"
+
+
 def print_answer(con: Console, a: Answer) -> None:
     style = "yellow" if a.abstained else "bold"
     con.print(escape(a.answer), style=style)
@@ -23,7 +40,7 @@ def print_answer(con: Console, a: Answer) -> None:
         con.print("Sources", style="underline")
         for c in a.citations:
             con.print(f"[cyan][{c.n}][/] {escape(source_line(c))}")
-            con.print(f"    [dim]{escape(c.text[:300])}{'…' if len(c.text) > 300 else ''}[/]")
+            con.print(f"    [dim]{escape(excerpt(a, c.n, c.text))}[/]")
 
 
 def print_hits(con: Console, hits: list[Hit]) -> None:

@@ -68,13 +68,13 @@ class PassageRow:
     language: str
 
 
-def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2) -> list[tuple[PassageRow, int]]:
+def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2, trim: bool = True) -> list[tuple[PassageRow, int]]:
     """Results in which no sentence appears twice. Consecutive passages share a sentence, and
     when a question matches that sentence both rank high, the answer often in the one ranked
     second: a passage that overlaps one better-ranked result (of at most ``max_parts - 1``
     passages) is folded into it, its text and span covering both in reading order; one that
-    overlaps more, or a full result, keeps only its sentences not shown yet (none: dropped).
-    Returns (passage, index in ``ranked`` of its best part), best first."""
+    overlaps more, or a full result, keeps only its sentences not shown yet (none: dropped), or
+    with ``trim`` false stays whole. Returns (passage, index in ``ranked`` of its best part), best first."""
     out: list[tuple[PassageRow, int]] = []
     parts: list[int] = []
     for i, p in enumerate(ranked):
@@ -89,6 +89,9 @@ def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2) -> list[tuple[Pa
             q, first = out[hit[0]]
             out[hit[0]] = (_merge(q, p), first)
             parts[hit[0]] += 1
+        elif not trim:
+            out.append((p, i))
+            parts.append(1)
         else:
             shown = [(out[j][0].start, out[j][0].end) for j in hit]
             rest = _longest_run([not any(a <= x[0] < b for a, b in shown) for x in p.sentences])

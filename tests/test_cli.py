@@ -102,3 +102,15 @@ def test_file_system_errors_are_one_line(index, capsys, monkeypatch):
     monkeypatch.setitem(qa.cli.COMMANDS, "sources", refuse)
     assert main(["--index-dir", str(index), "sources"]) == 1
     assert capsys.readouterr().err == "qa: error: Permission denied: /some/file\n"
+
+
+def test_a_source_excerpt_starts_at_the_cited_sentence():
+    from qa.render_text import excerpt
+    from qa.types import Answer
+
+    text = "An opening sentence about something else. " * 10 + "Lavrov said the talks went well. More."
+    a = Answer(question="q", answer="- (2019-01-15, ANI) Lavrov said the talks went well. [2] Other. [1]",
+               abstained=False)
+    assert excerpt(a, 2, text, limit=20) == "…Lavrov said the talk…"
+    assert excerpt(a, 2, text, limit=400) == "…Lavrov said the talks went well. More."
+    assert excerpt(a, 1, text, limit=20) == text[:20] + "…"  # "Other." is not in it: from the start

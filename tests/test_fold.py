@@ -74,3 +74,20 @@ def test_search_results_share_no_sentence(tmp_path, seeds_copy, token_encoder, c
             for b in hits[i + 1:]:
                 assert not (a.doc_id == b.doc_id and a.start < b.end and b.start < a.end)
     assert folded_any
+
+
+def test_cited_passages_that_overlap_are_one_source():
+    from qa.answer import Picked
+    from qa.engine import _compose
+
+    rows = _rows()
+    sentence = [s[2] for s in rows[1].sentences]  # rows[0] and rows[1] share sentence[0]
+    picked = [Picked(sentence[0], rows[0], 1.0, 0.9), Picked(rows[5].sentences[1][2], rows[5], 0.9, 0.8),
+              Picked(sentence[1], rows[1], 0.8, 0.7)]
+    a = _compose("q", picked, recent=False)
+    assert a.answer == f"{sentence[0]} [1] {rows[5].sentences[1][2]} [2] {sentence[1]} [1]"
+    assert [(c.n, c.chunk_id) for c in a.citations] == [(1, f"{rows[0].chunk_id}+{rows[1].chunk_id}"),
+                                                        (2, rows[5].chunk_id)]
+    first = a.citations[0]
+    assert (first.start, first.end) == (rows[0].start, rows[1].end) and first.score == 0.9
+    assert first.text == normalize_ws(ORIGINAL[first.start:first.end])
