@@ -443,7 +443,7 @@ class QABot:
             return
         await query.answer()
         cited = record.answer.citations
-        k = self.settings.more_results + len(cited)
+        k = self.settings.more_results + 2 * len(cited)  # a citation can overlap two results
         async with self._typing(context.bot, chat_id):
             hits = await self._run(self._search_blocking, record.question, k)
         # A result that shares text with a cited passage adds nothing new (results can be two

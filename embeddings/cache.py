@@ -8,6 +8,7 @@ unreadable cache is set aside and started afresh (it only saves time).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import sqlite3
@@ -42,11 +43,15 @@ class EmbeddingCache:
     def _open(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
+        self._create(db)
+        db.execute("SELECT count(*) FROM vec LIMIT 1").fetchone()
+        return db
+
+    @staticmethod
+    def _create(db: sqlite3.Connection) -> None:
         db.execute("CREATE TABLE IF NOT EXISTS vec (key TEXT PRIMARY KEY, v BLOB NOT NULL)")
         db.execute("CREATE TABLE IF NOT EXISTS tok (key TEXT PRIMARY KEY, ids BLOB NOT NULL, "
                    "q BLOB NOT NULL, scale BLOB NOT NULL)")
-        db.execute("SELECT count(*) FROM vec LIMIT 1").fetchone()
-        return db
 
     def get_many(self, keys: list[str]) -> dict[str, np.ndarray]:
         """Cached vectors for those of ``keys`` that are present (none if the cache is damaged)."""
@@ -79,15 +84,14 @@ class EmbeddingCache:
              t.scale.astype(np.float16).tobytes()) for k, t in items.items()])
 
     def _select(self, query: str, keys: list[str]) -> list[tuple]:
-        """Rows of ``query`` for ``keys``; none when the file is damaged (that only costs time)."""
+        """Rows of ``query`` for ``keys`` (those read before any damage shows)."""
         rows: list[tuple] = []
         try:
             for i in range(0, len(keys), 500):
                 part = keys[i : i + 500]
                 rows.extend(self.db.execute(f"{query} WHERE key IN ({','.join('?' * len(part))})", part))
         except sqlite3.DatabaseError as exc:
-            log.warning("embedding cache %s unreadable (%s); encoding without it", self.path, exc)
-            return []
+            self._set_aside(exc)
         return rows
 
     def _insert(self, statement: str, rows: list[tuple]) -> None:
@@ -95,7 +99,20 @@ class EmbeddingCache:
             with self.db:
                 self.db.executemany(statement, rows)
         except sqlite3.DatabaseError as exc:
-            log.warning("embedding cache %s not written (%s)", self.path, exc)
+            self._set_aside(exc)
+
+    def _set_aside(self, exc: Exception) -> None:
+        """A damaged cache only costs time: move it aside (as at opening) and go on with a new one."""
+        log.warning("embedding cache %s damaged (%s); setting it aside, starting a new one", self.path, exc)
+        with contextlib.suppress(sqlite3.Error):
+            self.db.close()
+        with contextlib.suppress(OSError):
+            self.path.replace(self.path.with_suffix(".corrupt"))
+        try:
+            self.db = self._open()
+        except sqlite3.DatabaseError:
+            self.db = sqlite3.connect(":memory:")  # cannot write beside it: cache in memory for this run
+            self._create(self.db)
 
     def close(self) -> None:
         self.db.close()

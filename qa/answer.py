@@ -217,7 +217,8 @@ def _best_first(items: list[Picked], limit: int) -> list[Picked]:
                      if it.text in o.text or o.text in it.text or _similar(it.text, o.text)), None)
         if same is not None:
             if out[same].text in it.text and len(it.text) > len(out[same].text):
-                out[same] = replace(out[same], text=it.text)
+                # its place and score, the longer text and the passage that holds all of it
+                out[same] = replace(out[same], text=it.text, passage=it.passage)
             continue
         out.append(it)
         if len(out) >= limit:

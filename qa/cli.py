@@ -14,10 +14,22 @@ from dataclasses import asdict
 from pathlib import Path
 
 EXIT_USER = 1
+MAX_K = 1000  # results per query that `qa search --k` accepts
 
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line."""
+
+
+def _result_count(text: str) -> int:
+    """``--k``: a whole number of results from 1 to MAX_K."""
+    try:
+        k = int(text)
+    except ValueError:
+        k = 0
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to {MAX_K}, not {text!r}")
+    return k
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -33,7 +45,7 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("search", help="show the passages that match a query")
     s.add_argument("query", nargs="*")
-    s.add_argument("--k", type=int, default=10)
+    s.add_argument("--k", type=_result_count, default=10, help="results per query (1-1000, default 10)")
     s.add_argument("--batch", type=Path, help="BEIR queries.jsonl: one JSON line of results per query")
     s.add_argument("--mode", choices=["rerank", "hybrid", "dense", "bm25"], default="rerank")
     s.add_argument("--json", action="store_true")

@@ -20,7 +20,7 @@ import numpy as np
 from embeddings.token_index import TokenStates
 from qa import answer as ans
 from qa.lexical import tokenize
-from qa.retrieve import Candidate, PassageRow, Retriever, fold_overlaps
+from qa.retrieve import FOLD_WINDOW, Candidate, PassageRow, Retriever, fold_overlaps, join_overlapping
 from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
 from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
 
@@ -200,7 +200,10 @@ class Engine:
         if mode != "bm25" and self._foreign(r, query):
             return r.foreign(query, self.ml_encoder.encode([query])[0], k=k)
         if mode == "bm25":
-            return self._ranked(r, query, None, k, mode)
+            from embeddings.multilingual import is_foreign
+
+            # names are what BM25 can match in a question in another script: Лавров -> Lavrov
+            return self._ranked(r, ans.transliterate(query) if is_foreign(query) else query, None, k, mode)
         vecs, states = self._queries(r, [query], tokens=mode == "rerank")
         return self._ranked(r, query, vecs[0], k, mode, states[0])
 
@@ -222,7 +225,7 @@ class Engine:
         """Top ``k`` passages for ``query`` (passages that overlap are folded into one result)."""
         query = clean_question(query)
         r = self._retriever
-        return _hits(r, self._candidates(r, query, 2 * k, mode), k)
+        return _hits(r, self._candidates(r, query, _draw(k), mode), k)
 
     def search_many(self, queries: list[str], k: int = 10, mode: str = "rerank") -> list[list[Hit]]:
         """``search`` for many queries, embedding them in batches."""
@@ -232,8 +235,9 @@ class Engine:
                         else ([None] * len(qs), [None] * len(qs)))
         out = []
         for q, v, t in zip(qs, vecs, states):
-            n = 2 * k  # overlapping passages fold into one result (fold_overlaps): draw more
-            cands = self._candidates(r, q, n, mode) if self._foreign(r, q) else self._ranked(r, q, v, n, mode, t)
+            n = _draw(k)
+            cands = (self._candidates(r, q, n, mode) if mode == "bm25" or self._foreign(r, q)
+                     else self._ranked(r, q, v, n, mode, t))
             out.append(_hits(r, cands, k))
         return out
 
@@ -345,6 +349,11 @@ class Engine:
                            years_mentioned=(min(hints), max(hints)) if hints else None)
 
 
+def _draw(k: int) -> int:
+    """Candidates to draw for ``k`` results: overlapping ones fold into one (fold_overlaps)."""
+    return 2 * k + FOLD_WINDOW
+
+
 def _hits(r: Retriever, cands: list[Candidate], k: int) -> list[Hit]:
     """The top ``k`` results, overlapping passages folded into one (each with its best score)."""
     rows = r.passages([c.row for c in cands])
@@ -364,9 +373,8 @@ def _abstain(question: str, why: str | None = None) -> Answer:
 
 def _compose(question: str, picked: list[ans.Picked], recent: bool, header: str | None = None) -> Answer:
     """Answer text with ``[n]`` markers, and the numbered citations."""
-    # Cited passages that overlap are one source (qa.retrieve.fold_overlaps), numbered by first use.
-    first_use = list({s.passage.row: s for s in reversed(picked)}.values())[::-1]
-    sources = [p for p, _ in fold_overlaps([s.passage for s in first_use], trim=False)]
+    # Cited passages that overlap are one source, numbered by first use.
+    sources = join_overlapping(list({s.passage.row: s.passage for s in picked}.values()))
     numbers: dict[int, int] = {}
     citations: list[Citation] = []
     lines = []

@@ -17,17 +17,28 @@ def source_line(h: Hit) -> str:
     return f"{h.source or 'unknown outlet'}, {h.date or 'undated'} — {h.title} ({where})"
 
 
-_CITED = re.compile(r"(?:^|\n|\] )(?:- )?(?:\([^()\n]*\) )?(.+?) \[(\d+)\]")
+_MARKER = re.compile(r"\s*\[(\d+)\]")
+_LEAD = re.compile(r"^(?:- )?(?:\([^()]*\)\s*)*")  # "- (2019-01-15, ANI) " before a statement
+_SENTENCE_END = re.compile(r"(?<=[.!?…\"”])\s+")
 
 
 def excerpt(a: Answer, n: int, text: str, limit: int = 300) -> str:
     """``limit`` characters of a cited passage, from the first sentence the answer cites as ``[n]``
     (the passage's start when it can't be found)."""
     start = 0
-    for m in _CITED.finditer(a.answer):
-        if int(m.group(2)) == n:
-            start = max(text.find(m.group(1)[:60]), 0)
-            break
+    parts = _MARKER.split(a.answer)  # text, number, text, number, ...
+    for cited, number in zip(parts[0::2], parts[1::2]):
+        if int(number) != n:
+            continue
+        cited = _LEAD.sub("", cited.rsplit("\n", 1)[-1].strip())
+        # the whole stretch, else its sentences in turn (a heading such as "Most recent source
+        # first." or a sentence quoted before the passage starts is not in it)
+        for piece in [cited, *_SENTENCE_END.split(cited)]:
+            found = text.find(_LEAD.sub("", piece)[:60]) if piece.strip() else -1
+            if found >= 0:
+                start = found
+                break
+        break
     out = text[start : start + limit]
     return f"{'…' if start else ''}{out}{'…' if start + limit < len(text) else ''}"
 

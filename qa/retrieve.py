@@ -19,6 +19,7 @@ from qa.lexical import LexicalIndex, coverage, idf, query_tokens
 from qa.store import IndexUnusable, Version, open_db
 
 RRF_K = 60
+FOLD_WINDOW = 10  # results fold overlapping passages ranked this high (fold_overlaps)
 CANDIDATES = 50
 # Rerank = cosine + COVERAGE_WEIGHT * (IDF share of query terms in the passage)
 #        + BM25_WEIGHT * (BM25 / best BM25), over the top RERANK_DEPTH fused candidates.
@@ -68,30 +69,31 @@ class PassageRow:
     language: str
 
 
-def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2, trim: bool = True) -> list[tuple[PassageRow, int]]:
+def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2,
+                  window: int = FOLD_WINDOW) -> list[tuple[PassageRow, int]]:
     """Results in which no sentence appears twice. Consecutive passages share a sentence, and
     when a question matches that sentence both rank high, the answer often in the one ranked
-    second: a passage that overlaps one better-ranked result (of at most ``max_parts - 1``
-    passages) is folded into it, its text and span covering both in reading order; one that
-    overlaps more, or a full result, keeps only its sentences not shown yet (none: dropped), or
-    with ``trim`` false stays whole. Returns (passage, index in ``ranked`` of its best part), best first."""
+    second: a passage among the first ``window`` that overlaps one better-ranked result (of at
+    most ``max_parts - 1`` passages) is folded into it, its text and span covering both in
+    reading order (chunk id "A+B"); any other that overlaps a result keeps its longest run of
+    sentences not shown yet (none: dropped). So the first results do not depend on how many are
+    asked for. A passage whose text is not its sentences joined (none that qa/chunking.py makes)
+    is left as it is. Returns (passage, index in ``ranked`` of its best part), best first."""
     out: list[tuple[PassageRow, int]] = []
     parts: list[int] = []
+    seen: set[str] = set()
     for i, p in enumerate(ranked):
+        if p.chunk_id in seen:
+            continue
+        seen.add(p.chunk_id)
         hit = [j for j, (q, _) in enumerate(out) if _overlap(q, p)]
-        if not hit:
+        if not hit or not _joinable(p) or not all(_joinable(out[j][0]) for j in hit):
             out.append((p, i))
             parts.append(1)
-        elif not _joinable(p) or not all(_joinable(out[j][0]) for j in hit):
-            out.append((p, i))  # cannot rebuild its text from sentences: shown as it is
-            parts.append(1)
-        elif len(hit) == 1 and parts[hit[0]] < max_parts:
+        elif len(hit) == 1 and parts[hit[0]] < max_parts and i < window:
             q, first = out[hit[0]]
             out[hit[0]] = (_merge(q, p), first)
             parts[hit[0]] += 1
-        elif not trim:
-            out.append((p, i))
-            parts.append(1)
         else:
             shown = [(out[j][0].start, out[j][0].end) for j in hit]
             rest = _longest_run([not any(a <= x[0] < b for a, b in shown) for x in p.sentences])
@@ -99,6 +101,24 @@ def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2, trim: bool = Tru
                 out.append((_with_sentences(p, p.chunk_id, p.sentences[rest.start:rest.stop]), i))
                 parts.append(1)
     return out
+
+
+def join_overlapping(passages: list[PassageRow]) -> list[PassageRow]:
+    """``passages`` with every group of overlapping ones (same document, chains included) joined
+    into one, where the group's first member stood: an answer's sources, none repeating a
+    sentence of another. Passages whose text is not their sentences joined stay apart."""
+    groups: list[PassageRow] = []
+    for p in passages:
+        touching = [i for i, g in enumerate(groups) if _overlap(g, p) and _joinable(g) and _joinable(p)]
+        if not touching:
+            groups.append(p)
+            continue
+        joined = p
+        for i in touching:
+            joined = _merge(groups[i], joined)
+        groups[touching[0]] = joined
+        groups = [g for i, g in enumerate(groups) if i not in touching[1:]]
+    return groups
 
 
 def _overlap(a: PassageRow, b: PassageRow) -> bool:
@@ -209,9 +229,15 @@ class Retriever:
         if mode == "rerank":
             # Rerank the RRF top 2*RERANK_DEPTH drawn from each retriever's top 2*RERANK_DEPTH: deep
             # enough that a passage only one retriever ranks first is not lost to RRF's preference
-            # for passages in both lists (at most 2*RERANK_DEPTH results).
+            # for passages in both lists. Asked for more, the rest of the fused list follows them,
+            # reordered by the same score without MaxSim: the top never depends on k.
             pool = self.hybrid(query, qvec, 2 * RERANK_DEPTH, "hybrid", RERANK_DEPTH)
-            return self.rerank(query, qvec, pool, qtokens, boost)[:k]
+            ranked = self.rerank(query, qvec, pool, qtokens, boost)
+            if k > len(ranked):
+                have = {c.row for c in ranked}
+                rest = [c for c in self.hybrid(query, qvec, k, "hybrid", candidates) if c.row not in have]
+                ranked += self.rerank(query, qvec, rest, None, boost)
+            return ranked[:k]
         n = max(k, candidates)
         dense = self.dense(qvec, n) if qvec is not None and mode in ("hybrid", "dense") else []
         lex = self.bm25(query, n) if mode in ("hybrid", "bm25") else []
@@ -234,6 +260,7 @@ class Retriever:
         the transliterated question (names: Лавров -> Lavrov), reranked by cosine + BM25."""
         from qa.answer import transliterate
 
+        candidates = max(candidates, k)
         scores, rows = vector_index.search(self.ml_index, mlvec, candidates)
         dense = [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
         lex = self.bm25(transliterate(query), candidates)

@@ -83,13 +83,17 @@ def test_speaker_passages_are_favoured_for_what_did_x_say():
 
 
 def test_a_sentence_is_never_shown_twice():
-    p = _row(0, "a", ["x"])
     quote = "That's why I would like to urge our colleagues to follow the agreements."
-    joined = f"{quote} Lavrov said the talks would go on without a deadline, as he told reporters on Monday."
-    picked = ans._best_first([ans.Picked(quote, p, 0.9, 1.0), ans.Picked(joined, p, 0.5, 1.0),
-                              ans.Picked("Another statement entirely, about visas.", p, 0.7, 1.0)], 5)
+    said = "Lavrov said the talks would go on without a deadline, as he told reporters on Monday."
+    joined = f"{quote} {said}"
+    later = _row(1, "a", [said, "Another statement entirely, about visas."])  # the next passage
+    earlier = _row(0, "a", [quote, said])
+    picked = ans._best_first([ans.Picked(said, later, 0.9, 1.0), ans.Picked(joined, earlier, 0.5, 0.8),
+                              ans.Picked("Another statement entirely, about visas.", later, 0.7, 1.0)], 5)
     assert [x.text for x in picked] == [joined, "Another statement entirely, about visas."]
-    assert sum(x.text.count(quote) for x in picked) == 1
+    assert sum(x.text.count(said) for x in picked) == 1
+    # the joined text is cited to the passage that holds all of it, at the first one's place
+    assert picked[0].passage is earlier and picked[0].score == 0.9
 
 
 def test_recent_questions_order_sources_by_full_date():

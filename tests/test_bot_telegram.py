@@ -351,7 +351,7 @@ def test_more_button_searches_and_skips_cited_passages(server, start_bot, engine
     assert text.startswith("More results for what did Lavrov say")
     assert "Result 1" not in text and "Result 2" not in text  # they overlap the cited doc1#1, doc2#2
     assert "Result 3" in text and "Result 7" in text and "Extra passage 3 & more." in text
-    assert engine.searched == [("what did Lavrov say", 7)]
+    assert engine.searched == [("what did Lavrov say", 9)]
 
 
 def test_feedback_buttons_store_one_rating_per_user(server, start_bot, tmp_path):

@@ -42,6 +42,18 @@ def test_search_batch_json_lines(index, capsys, tmp_path):
     assert all(len(x["results"]) == 2 and set(x["results"][0]) == HIT_KEYS for x in lines)
 
 
+@pytest.mark.parametrize("k", ["0", "-1", "1001", "ten"])
+def test_k_must_be_a_sensible_count(index, capsys, k):
+    with pytest.raises(SystemExit) as exc:
+        main(["--index-dir", str(index), "search", "Habomai", "--k", k])
+    assert exc.value.code == 2 and "from 1 to 1000" in capsys.readouterr().err
+
+
+def test_bm25_search_in_another_script_matches_names(index, capsys):
+    (obj,) = run_json(capsys, "--index-dir", str(index), "search", "Шикотан", "--mode", "bm25", "--json")
+    assert obj["results"] and "Shikotan" in obj["results"][0]["text"]
+
+
 def test_ask_json_shape(index, capsys):
     (obj,) = run_json(capsys, "--index-dir", str(index), "ask", "What did Lavrov say?", "--json")
     assert set(obj) == {"question", "answer", "abstained", "citations"}
@@ -104,13 +116,20 @@ def test_file_system_errors_are_one_line(index, capsys, monkeypatch):
     assert capsys.readouterr().err == "qa: error: Permission denied: /some/file\n"
 
 
-def test_a_source_excerpt_starts_at_the_cited_sentence():
+@pytest.mark.parametrize("answer", [
+    "Alpha is here. [1] Beta is there. [2] Gamma is everywhere. [3]",
+    "Most recent source first. (2019-01-15, ANI) Beta is there. [2] (2019, X) Alpha is here. [1] "
+    "Gamma is everywhere. [3]",
+    "What X said:\n- (2019, X) Gamma is everywhere. [3]\n- (undated, Y) Beta is there. [2]\n- Alpha is here. [1]",
+    "Quoted before the passage. Alpha is here. [1] Beta is there. [2] Gamma is everywhere. [3]",
+])
+def test_a_source_excerpt_starts_at_the_cited_sentence(answer):
     from qa.render_text import excerpt
     from qa.types import Answer
 
-    text = "An opening sentence about something else. " * 10 + "Lavrov said the talks went well. More."
-    a = Answer(question="q", answer="- (2019-01-15, ANI) Lavrov said the talks went well. [2] Other. [1]",
-               abstained=False)
-    assert excerpt(a, 2, text, limit=20) == "…Lavrov said the talk…"
-    assert excerpt(a, 2, text, limit=400) == "…Lavrov said the talks went well. More."
-    assert excerpt(a, 1, text, limit=20) == text[:20] + "…"  # "Other." is not in it: from the start
+    text = "Zero. Alpha is here. Beta is there. Gamma is everywhere. More text."
+    a = Answer(question="q", answer=answer, abstained=False)
+    assert [excerpt(a, n, text, limit=15) for n in (1, 2, 3)] == [
+        "…Alpha is here. …", "…Beta is there. …", "…Gamma is everyw…"]
+    assert excerpt(a, 1, text, limit=400) == "…" + text[6:]
+    assert excerpt(a, 4, text, limit=10) == "Zero. Alph…"  # not cited: from the start

@@ -1,6 +1,8 @@
-"""Search results never repeat a sentence: overlapping passages fold into one result."""
+"""Results and citations never repeat a sentence, and every cited sentence is in its source."""
 
 from __future__ import annotations
+
+import pytest
 
 from qa.chunking import chunk_document, normalize_ws
 from qa.corpus import Document
@@ -58,10 +60,14 @@ def test_a_passage_whose_text_is_not_its_sentences_is_left_as_it_is():
     assert [p for p, _ in fold_overlaps([rows[0], odd])] == [rows[0], odd]
 
 
-def test_search_results_share_no_sentence(tmp_path, seeds_copy, token_encoder, cache_dir):
-    root = tmp_path / "idx"
-    build_index([seeds_copy], root)
-    engine = Engine(root)
+@pytest.fixture
+def seeds_engine(tmp_path, seeds_copy, token_encoder, cache_dir) -> Engine:
+    build_index([seeds_copy], tmp_path / "idx")
+    return Engine(tmp_path / "idx")
+
+
+def test_search_results_share_no_sentence(seeds_engine, seeds_copy):
+    engine = seeds_engine
     folded_any = False
     for question in ["What did Kono say about Putin's visit in June?", "Which islands are disputed?",
                      "What did Lavrov say about the 1956 declaration?"]:
@@ -81,13 +87,56 @@ def test_cited_passages_that_overlap_are_one_source():
     from qa.engine import _compose
 
     rows = _rows()
-    sentence = [s[2] for s in rows[1].sentences]  # rows[0] and rows[1] share sentence[0]
-    picked = [Picked(sentence[0], rows[0], 1.0, 0.9), Picked(rows[5].sentences[1][2], rows[5], 0.9, 0.8),
-              Picked(sentence[1], rows[1], 0.8, 0.7)]
+
+    def pick(row: PassageRow, i: int, score: float) -> Picked:
+        return Picked(row.sentences[i][2], row, 1.0, score)
+
+    # rows 1, 2, 3 form a chain (1 and 3 share nothing, 2 overlaps both); rows[2] is cited twice
+    picked = [pick(rows[2], 1, 0.9), pick(rows[5], 1, 0.8), pick(rows[3], 1, 0.7), pick(rows[1], 0, 0.6),
+              pick(rows[2], 0, 0.5)]
     a = _compose("q", picked, recent=False)
-    assert a.answer == f"{sentence[0]} [1] {rows[5].sentences[1][2]} [2] {sentence[1]} [1]"
-    assert [(c.n, c.chunk_id) for c in a.citations] == [(1, f"{rows[0].chunk_id}+{rows[1].chunk_id}"),
-                                                        (2, rows[5].chunk_id)]
+    assert [m for m in a.answer.split() if m.startswith("[")] == ["[1]", "[2]", "[1]", "[1]", "[1]"]
+    assert [(c.n, c.chunk_id) for c in a.citations] == [
+        (1, f"{rows[1].chunk_id}+{rows[2].chunk_id}+{rows[3].chunk_id}"), (2, rows[5].chunk_id)]
     first = a.citations[0]
-    assert (first.start, first.end) == (rows[0].start, rows[1].end) and first.score == 0.9
+    assert (first.start, first.end) == (rows[1].start, rows[3].end) and first.score == 0.9
     assert first.text == normalize_ws(ORIGINAL[first.start:first.end])
+
+
+def test_the_same_passage_twice_is_one_result():
+    rows = _rows()
+    assert fold_overlaps([rows[2], rows[2], rows[4]]) == [(rows[2], 0), (rows[4], 2)]
+
+
+@pytest.mark.parametrize("mode", ["rerank", "hybrid", "dense", "bm25"])
+def test_k_results_whatever_k_and_the_top_does_not_depend_on_k(seeds_engine, mode):
+    engine = seeds_engine
+    question = "What did Lavrov say about the peace treaty talks with Kono?"
+    many = engine.search(question, k=45, mode=mode)
+    assert len(many) == 45 and [h.rank for h in many] == list(range(1, 46))
+    few = engine.search(question, k=5, mode=mode)
+    assert [(h.chunk_id, h.start, h.end) for h in few] == [(h.chunk_id, h.start, h.end) for h in many[:5]]
+
+
+def test_only_the_best_ranked_passages_fold_later_ones_are_trimmed():
+    rows = _rows()
+    (a, _), (b, _), (c, third) = fold_overlaps([rows[0], rows[4], rows[1]], window=2)
+    assert (a, b) == (rows[0], rows[4]) and third == 2
+    assert c.chunk_id == rows[1].chunk_id and (c.start, c.end) == (rows[1].sentences[1][0], rows[1].end)
+
+
+@pytest.mark.parametrize("question", [
+    "What did Lavrov say about the peace treaty?", "What did Lavrov say?", "What did Kono say?",
+    "What did Kistanov say?", "Which islands are disputed?", "What is the latest on the peace treaty talks?",
+    "What did Abe say about the islands?", "When will Putin visit Japan?"])
+def test_every_answer_sentence_is_in_the_source_it_cites(seeds_engine, question):
+    import re
+
+    a = seeds_engine.ask(question)
+    texts = {c.n: c.text for c in a.citations}
+    parts = re.split(r"\s*\[(\d+)\]", a.answer)
+    assert a.abstained or len(parts) > 2
+    for cited, n in zip(parts[0::2], parts[1::2]):
+        cited = cited.rsplit("\n", 1)[-1].strip()
+        cited = re.sub(r"^(?:Most recent source first\. |Newest first by .*?\. )?(?:- )?(?:\([^()]*\) )?", "", cited)
+        assert cited in texts[int(n)], (n, cited)

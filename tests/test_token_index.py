@@ -188,7 +188,7 @@ def test_changing_qa_token_states_rebuilds_without_full(tmp_path, seeds_copy, to
     assert (open_current(root).path / "tokens" / "states.npy").exists()
 
 
-def test_an_unreadable_cache_costs_time_not_the_build(tmp_path, caplog):
+def test_a_cache_damaged_after_opening_is_set_aside_and_replaced(tmp_path, caplog):
     import sqlite3
 
     from embeddings.cache import EmbeddingCache
@@ -208,10 +208,17 @@ def test_an_unreadable_cache_costs_time_not_the_build(tmp_path, caplog):
         def close(self):
             pass
 
-    cache = EmbeddingCache(tmp_path / "c.sqlite", 4)
-    cache.db = Broken()
-    good = Quantized.of(TokenStates(np.array([1], np.int32), _unit(np.ones((1, 4), np.float32))))
-    assert cache.get_many(["a"]) == {} and cache.get_tokens(["a"]) == {}
+    path = tmp_path / "c.sqlite"
+    cache = EmbeddingCache(path, 4)
     cache.put_many({"a": np.ones(4, np.float32)})
-    cache.put_tokens({"a": good})
-    assert "unreadable" in caplog.text and "not written" in caplog.text
+    cache.db.close()
+    cache.db = Broken()  # as if a page read later turned out damaged
+    assert cache.get_many(["a"]) == {}
+    assert "damaged" in caplog.text and path.with_suffix(".corrupt").exists()
+    good = Quantized.of(TokenStates(np.array([1], np.int32), _unit(np.ones((1, 4), np.float32))))
+    cache.put_many({"b": np.ones(4, np.float32)})  # the new cache works
+    cache.put_tokens({"b": good})
+    assert set(cache.get_many(["a", "b"])) == {"b"} and set(cache.get_tokens(["b"])) == {"b"}
+    cache.db = Broken()
+    cache.put_many({"c": np.ones(4, np.float32)})  # a failed write sets it aside too
+    assert set(EmbeddingCache(path, 4).get_many(["b", "c"])) == set()
