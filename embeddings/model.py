@@ -213,6 +213,14 @@ class OnnxEncoder:
         vectors, states = self._run(texts, batch_size, progress, keep_tokens=True)
         return vectors, cast("list[TokenStates]", states)
 
+    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        """Character span of each token that :meth:`encode_tokens` keeps, for each text."""
+        out = []
+        for e in self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts]):
+            offsets = e.offsets  # a new list on every access: read it once
+            out.append([offsets[t] for t, special in enumerate(e.special_tokens_mask) if not special])
+        return out
+
     def _run(self, texts: list[str], batch_size: int, progress: bool,
              keep_tokens: bool) -> tuple[np.ndarray, list[TokenStates | None]]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

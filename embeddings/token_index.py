@@ -101,6 +101,11 @@ class TokenIndex:
         a, b = int(self.offsets[row]), int(self.offsets[row + 1])
         return Quantized(self.ids[a:b], self.states[a:b], self.scales[a:b])
 
+    def states_of(self, row: int) -> np.ndarray:
+        """Passage ``row``'s token states as float32 (unit rows, to quantisation error)."""
+        a, b = int(self.offsets[row]), int(self.offsets[row + 1])
+        return np.asarray(self.states[a:b], np.float32) * np.asarray(self.scales[a:b], np.float32)[:, None]
+
     def doc_frequency(self, ids: np.ndarray) -> np.ndarray:
         """In how many passages each word piece occurs."""
         ids = np.asarray(ids, np.int64)

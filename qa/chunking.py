@@ -43,6 +43,11 @@ class Passage:
     sentences: list[tuple[int, int]]  # absolute spans of its sentences
 
 
+def embed_text(title: str, text: str) -> str:
+    """What is embedded and BM25-indexed for a passage: its article's title and text."""
+    return f"{title}\n{text}" if title and title not in text else text
+
+
 def normalize_ws(text: str) -> str:
     """Collapse whitespace runs to single spaces and strip the ends."""
     return " ".join(text.split())

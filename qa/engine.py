@@ -7,6 +7,7 @@ it started with.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -19,6 +20,7 @@ import numpy as np
 
 from embeddings.token_index import TokenStates
 from qa import answer as ans
+from qa.chunking import embed_text
 from qa.lexical import tokenize
 from qa.retrieve import FOLD_WINDOW, Candidate, PassageRow, Retriever, fold_overlaps, join_overlapping
 from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
@@ -264,7 +266,8 @@ class Engine:
         if not cands or (doubtful and best_cov < ans.COVERAGE_MIN):
             return _abstain(question)
         recent = ans.wants_recent(question)
-        picked = ans.pick_sentences(cands, rows, terms, weights, recent)
+        late = self._sentence_late(r, states[0], [rows[c.row] for c in cands[: ans.ANSWER_PASSAGES]])
+        picked = ans.pick_sentences(cands, rows, terms, weights, recent, late=late)
         if doubtful:
             # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
             # judge it by the best sentences too (rarely needed, so they are encoded only here).
@@ -274,6 +277,14 @@ class Engine:
             if ans.should_abstain(max(best_dense, sentence_dense), best_cov):
                 return _abstain(question)
         return _compose(question, picked, recent)
+
+    def _sentence_late(self, r: Retriever, qtokens: TokenStates | None,
+                       passages: list[PassageRow]) -> dict[int, list[float] | None]:
+        """Each passage's per-sentence MaxSim with the question (empty without token states)."""
+        if qtokens is None or r.tokens is None or not hasattr(self.encoder, "token_spans") or not passages:
+            return {}
+        return {p.row: r.sentence_maxsim(qtokens, p, _token_starts(self.encoder, embed_text(p.title, p.text)))
+                for p in passages}
 
     def _ask_foreign(self, r: Retriever, question: str, k: int) -> Answer:
         """A question not in English: multilingual retrieval, sentences chosen by meaning."""
@@ -347,6 +358,13 @@ class Engine:
                            date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None,
                            undated=sum(1 for s in src if not s.date),
                            years_mentioned=(min(hints), max(hints)) if hints else None)
+
+
+@functools.lru_cache(maxsize=4096)
+def _token_starts(encoder, text: str) -> np.ndarray:
+    """Where each token of a passage's embedded text starts (cached: the same passages come back
+    often; ~0.6 KB each)."""
+    return np.array([a for a, _ in encoder.token_spans([text])[0]], np.int32)
 
 
 def _draw(k: int) -> int:

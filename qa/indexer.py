@@ -23,7 +23,7 @@ from embeddings import multilingual, token_index, vector_index
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
 from embeddings.token_index import Quantized
-from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, normalize_ws
+from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
 from qa.lexical import LexicalIndex, tokenize
 from qa.store import (
@@ -132,11 +132,6 @@ def collect(paths: list[Path], warn: Callable[[str], None]) -> list[Document]:
         except OSError as exc:
             warn(f"skipped {f}: {exc.strerror or exc}")
     return docs
-
-
-def embed_text(title: str, text: str) -> str:
-    """What is embedded and BM25-indexed for a passage: its article's title and text."""
-    return f"{title}\n{text}" if title and title not in text else text
 
 
 def _live_keys(live: Version) -> list[str]:

@@ -15,6 +15,7 @@ import numpy as np
 
 from embeddings import vector_index
 from embeddings.token_index import TokenIndex, TokenStates
+from qa.chunking import embed_text
 from qa.lexical import LexicalIndex, coverage, idf, query_tokens
 from qa.store import IndexUnusable, Version, open_db
 
@@ -307,15 +308,44 @@ class Retriever:
     def maxsim(self, qtokens: TokenStates, rows: list[int]) -> dict[int, float]:
         """MaxSim of the question's content word pieces (IDF-weighted) with each row's tokens;
         empty when the index has no token states or the question no content pieces."""
-        if self.tokens is None or qtokens.pieces is None:
+        query = self._late_query(qtokens)
+        if query is None:
             return {}
+        return self.tokens.maxsim(*query, rows)
+
+    def sentence_maxsim(self, qtokens: TokenStates, p: PassageRow, token_starts: np.ndarray) -> list[float] | None:
+        """MaxSim of the question with each sentence of ``p``: its tokens are those that start in
+        the sentence (``token_starts``: where the encoder's tokens of ``embed_text(p.title, p.text)``
+        start). None without token states or content pieces, or if the starts are not those of the
+        stored tokens."""
+        query = self._late_query(qtokens)
+        if query is None or not p.sentences or " ".join(t for _, _, t in p.sentences) != p.text:
+            return None
+        states = self.tokens.states_of(p.row)
+        if len(states) != len(token_starts):
+            return None
+        q, weights = query
+        # each sentence's first token: the first whose span starts at or after the sentence
+        starts = np.asarray(token_starts, np.int64) - (len(embed_text(p.title, p.text)) - len(p.text))
+        bounds = np.cumsum([0] + [len(t) + 1 for _, _, t in p.sentences[:-1]])
+        first = np.searchsorted(starts, bounds)
+        best = np.zeros((len(p.sentences), len(q)), np.float32)
+        filled = first < np.append(first[1:], len(starts))  # sentences with tokens (not cut off)
+        if filled.any():
+            sims = np.einsum("td,md->tm", states, q)
+            best[filled] = np.maximum.reduceat(sims, first[filled], axis=0)
+        return (best @ weights / weights.sum()).tolist()
+
+    def _late_query(self, qtokens: TokenStates) -> tuple[np.ndarray, np.ndarray] | None:
+        """The question's content word pieces for MaxSim and their IDF weights (see _LATE_STOP)."""
+        if self.tokens is None or qtokens.pieces is None:
+            return None
         keep = [i for i, p in enumerate(qtokens.pieces) if p.isalnum() and p.lower() not in _LATE_STOP]
         if not keep:
-            return {}
+            return None
         df = self.tokens.doc_frequency(qtokens.ids[keep])
         n = max(self.size, 1)
-        weights = np.array([idf(int(d), n) for d in df], np.float32)
-        return self.tokens.maxsim(qtokens.states[keep], weights, rows)
+        return np.asarray(qtokens.states[keep], np.float32), np.array([idf(int(d), n) for d in df], np.float32)
 
     def idf_weights(self, terms: list[str], unknown: bool = False) -> dict[str, float]:
         """IDF (over passages) of ``terms``; terms absent from the index are left out,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -42,18 +43,31 @@ class TokenHashEncoder(HashEncoder):
     name = "hash-token-test"
     token_states = True
 
+    @staticmethod
+    def _words(text: str) -> list[tuple[int, int, str]]:
+        """Each word's span (punctuation stripped) and lower-cased text."""
+        out = []
+        for m in re.finditer(r"\S+", text):
+            word = m.group().strip(".,\"'“”?!")
+            if word:
+                start = m.start() + m.group().index(word)
+                out.append((start, start + len(word), word.lower()))
+        return out
+
     def encode_tokens(self, texts: list[str], batch_size: int = 32, progress: bool = False):
         from embeddings.token_index import TokenStates
 
         states = []
         for t in texts:
-            words = [w.strip(".,\"'“”?!").lower() for w in t.split()]
-            words = [w for w in words if w]
+            words = [w for _, _, w in self._words(t)]
             ids = np.array([int(hashlib.md5(w.encode()).hexdigest(), 16) % 5000 for w in words], np.int32)
             s = np.zeros((len(words), self.dim), np.float32)
             s[np.arange(len(words)), ids % self.dim] = 1.0
             states.append(TokenStates(ids, s, words))
         return self.encode(texts), states
+
+    def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
+        return [[(a, b) for a, b, _ in self._words(t)] for t in texts]
 
 
 def _use_encoder(monkeypatch, enc):

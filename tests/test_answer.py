@@ -103,3 +103,17 @@ def test_recent_questions_order_sources_by_full_date():
     undated.date, undated.year_hint = None, 2025
     items = [ans.Picked(r.sentences[0][2], r, 1.0, 1.0) for r in (early, late, undated)]
     assert [x.passage.row for x in ans.best_sentences(items, recent=True)] == [2, 1, 0]
+
+
+def test_a_sentence_close_in_meaning_is_chosen_over_one_sharing_words():
+    from types import SimpleNamespace
+
+    words = "Kono spoke to reporters after the long meeting."  # one of the three terms
+    meaning = "In recent months the agreement on avoidance of double taxation has come into force."
+    p = _row(0, "a", [words, meaning])
+    cand = SimpleNamespace(row=0, score=1.0, dense=0.5)
+    terms = ["kono", "accord", "effect"]
+    weights = {t: 1.0 for t in terms}
+    assert ans.pick_sentences([cand], {0: p}, terms, weights, False, limit=1)[0].text == words
+    late = {0: [0.4, 0.9]}  # MaxSim: "tax accord ... taken effect" ~ "taxation ... come into force"
+    assert ans.pick_sentences([cand], {0: p}, terms, weights, False, limit=1, late=late)[0].text == meaning

@@ -222,3 +222,19 @@ def test_a_cache_damaged_after_opening_is_set_aside_and_replaced(tmp_path, caplo
     cache.db = Broken()
     cache.put_many({"c": np.ones(4, np.float32)})  # a failed write sets it aside too
     assert set(EmbeddingCache(path, 4).get_many(["b", "c"])) == set()
+
+
+def test_sentence_maxsim_scores_each_sentence_by_its_own_tokens(tmp_path, seeds_copy, token_encoder, cache_dir):
+    from qa.chunking import embed_text
+
+    build_index([seeds_copy], tmp_path / "idx")
+    engine = Engine(tmp_path / "idx")
+    r = engine._retriever
+    p = next(p for p in r.passages(list(range(r.size))).values() if len(p.sentences) >= 3)
+    target = p.sentences[1][2]
+    _, states = engine._queries(r, [target])
+    starts = [a for a, _ in token_encoder.token_spans([embed_text(p.title, p.text)])[0]]
+    late = r.sentence_maxsim(states[0], p, np.array(starts))
+    assert len(late) == len(p.sentences) and late[1] == pytest.approx(1.0, abs=0.01)
+    assert max(late[0], *late[2:]) < late[1]
+    assert r.sentence_maxsim(states[0], p, np.array(starts[:-1])) is None  # not the stored tokens
