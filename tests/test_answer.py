@@ -117,3 +117,16 @@ def test_a_sentence_close_in_meaning_is_chosen_over_one_sharing_words():
     assert ans.pick_sentences([cand], {0: p}, terms, weights, False, limit=1)[0].text == words
     late = {0: [0.4, 0.9]}  # MaxSim: "tax accord ... taken effect" ~ "taxation ... come into force"
     assert ans.pick_sentences([cand], {0: p}, terms, weights, False, limit=1, late=late)[0].text == meaning
+
+
+@pytest.mark.parametrize("question, recent", [
+    ("Who is Japan's prime minister now?", True),
+    ("What is the latest on the peace treaty talks?", True),
+    ("What's new in the talks?", True),
+    ("Is Japan still taking part in Sakhalin-2?", True),
+    ("Who serves as Japan's foreign minister in the new cabinet?", False),  # names a thing
+    ("Which tax agreement had recently come into force?", False),  # reported past
+    ("What recent achievements did Kono point to in January 2019?", False),
+])
+def test_recent_mode_is_for_questions_about_the_present(question, recent):
+    assert ans.wants_recent(question) is recent
