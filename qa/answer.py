@@ -34,13 +34,15 @@ ANSWER_PASSAGES = 5  # answer sentences come from the best passages
 SENTENCE_LATE_WEIGHT = 1.0
 MAX_STATEMENTS = 8
 
-SPEECH = re.compile(
-    r"\b(said|says|say|stated|states|told|tells|noted|notes|stressed|stresses|pointed out|announced|"
+_SPEECH_VERBS = (
+    r"said|says|say|stated|states|told|tells|noted|notes|stressed|stresses|pointed out|announced|"
     r"underlined|indicated|argued|argues|suggested|believes|believed|emphasi[sz]ed|emphasi[sz]es|added|"
     r"explained|called|reiterated|urged|warned|insisted|confirmed|remarked|declared|commented|wrote|"
-    r"writes|according to|recalled|acknowledged|admitted|claimed|expressed|assured|spoke)\b",
-    re.IGNORECASE,
-)
+    r"writes|according to|recalled|acknowledged|admitted|claimed|expressed|assured|spoke")
+SPEECH = re.compile(rf"\b({_SPEECH_VERBS})\b", re.IGNORECASE)
+# "he added" / "she elaborately stated" inside a sentence, and a named speaker ("Kono said")
+_PRONOUN_SAID = re.compile(rf"\b(?:he|she)\s+(?:\w+ly\s+)?(?:{_SPEECH_VERBS})\b")
+_OTHER_SAID = re.compile(r"\b[A-Z][a-z]+\s+(?:said|says|told|stated|noted|added|stressed)\b")
 _QUOTE_START = re.compile(r"^[\"“«„'‘—–-]")
 # Verbs of taking a position, for "He also took issue with ..." right after a sentence by the speaker.
 _STANCE = re.compile(r"\b(took issue|takes issue|critici[sz]ed|rejected|dismissed|demanded|proposed|praised|"
@@ -137,6 +139,8 @@ def _open_quote(text: str) -> bool:
     t = text.lstrip()
     if t[:1] in "“«":
         return t.count("“") + t.count("«") > t.count("”") + t.count("»")
+    if t[:1] in "—–":  # a dialogue dash opens a quote, as in "— Rather, such statements can be welcomed."
+        return not any(q in t for q in '"“”«»')
     return t[:1] == '"' and t.count('"') % 2 == 1
 
 
@@ -166,6 +170,8 @@ def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
     if prev_attributed and re.match(r"(He|She)\b", sentence.strip()):
         head = sentence.strip()[:90]
         return bool(SPEECH.search(head) or _STANCE.search(head))
+    if prev_attributed and _PRONOUN_SAID.search(sentence) and not _OTHER_SAID.search(sentence):
+        return True  # "..., he added, stressing that ...": the speaker of the sentence before
     if prev_attributed and _QUOTE_START.match(sentence.strip()):
         names = re.findall(r"\b([A-Z][a-z]{2,})\s+(?:said|told|stated|noted|stressed)", sentence)
         return not names

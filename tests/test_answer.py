@@ -14,6 +14,10 @@ from qa import answer as ans
     ("He also took issue with Japan's plans.", False, False),  # nobody named before: not Lavrov's
     ("He arrived in Tokyo on Monday.", True, False),  # not a statement
     ("Kono and Lavrov were held after Abe announced it.", False, False),
+    ("It will give Russia a strong lever, he added, stressing that talks go on.", True, True),
+    ("It will give Russia a strong lever, he added, stressing that talks go on.", False, False),
+    ("In a restrained manner, he elaborately stated that Tokyo would wait.", True, True),
+    ("It will give Russia a lever, he added, but Kono said it would not.", True, False),  # another speaker
 ])
 def test_statements_by_lavrov(sentence, prev, expected):
     assert ans.is_statement_by(sentence, "Lavrov", prev) is expected
@@ -130,3 +134,12 @@ def test_a_sentence_close_in_meaning_is_chosen_over_one_sharing_words():
 ])
 def test_recent_mode_is_for_questions_about_the_present(question, recent):
     assert ans.wants_recent(question) is recent
+
+
+def test_a_dialogue_dash_opens_the_quote_that_the_attribution_closes():
+    p = _row(0, "a", ["The Kremlin positively assessed the new government's aims.",
+                      "— Rather, such statements can be welcomed.",
+                      'We are also supporters of concluding a peace treaty," said Dmitry Peskov.'])
+    (only,) = ans.pick_statements({0: p}, {0: 0.5}, "Peskov", [], {})
+    assert only.text == ("— Rather, such statements can be welcomed. We are also supporters of concluding a "
+                         'peace treaty," said Dmitry Peskov.')
