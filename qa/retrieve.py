@@ -319,7 +319,7 @@ class Retriever:
         start). None without token states or content pieces, or if the starts are not those of the
         stored tokens."""
         query = self._late_query(qtokens)
-        if query is None or not p.sentences or " ".join(t for _, _, t in p.sentences) != p.text:
+        if query is None or not _joinable(p):
             return None
         states = self.tokens.states_of(p.row)
         if len(states) != len(token_starts):
