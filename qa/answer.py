@@ -134,6 +134,21 @@ def should_abstain(best_dense: float, best_coverage: float) -> bool:
     return best_coverage < COVERAGE_MIN or best_dense < DENSE_FLOOR
 
 
+def _quote_opening(texts: list[str], i: int, reach: int = 3) -> range:
+    """The sentences before ``texts[i]`` that belong to the quote it ends: back to the one that
+    opens it (at most ``reach``), or none if ``texts[i]`` closes no quote left open before it."""
+    t = texts[i].lstrip()
+    closes = (t.count('"') % 2 == 1 and not t.startswith('"')) or t.count("”") > t.count("“")
+    if not closes and not (_QUOTE_START.match(texts[i - 1]) and _open_quote(texts[i - 1])):
+        return range(0)
+    for j in range(i - 1, max(i - 1 - reach, -1), -1):
+        if _QUOTE_START.match(texts[j].lstrip()) and _open_quote(texts[j]):
+            return range(j, i)
+        if any(q in texts[j] for q in '"“”«»'):
+            break  # another quote's marks: where this one opens is unclear
+    return range(0)
+
+
 def _open_quote(text: str) -> bool:
     """True if ``text`` starts a quotation it does not close."""
     t = text.lstrip()
@@ -303,10 +318,12 @@ def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname:
     for row, p in rows.items():
         texts = [t for _, _, t in p.sentences]
         flags = statement_flags(texts, surname)
-        # An opening quote cut by the splitter belongs to the attributed sentence after it.
+        # A quote the splitter cut into sentences belongs to the attributed sentence that closes it
+        # ('"In recent months ... In addition ... There is great potential," Kono said.').
         for i in range(len(texts) - 1, 0, -1):
-            if flags[i] and not flags[i - 1] and _QUOTE_START.match(texts[i - 1]) and _open_quote(texts[i - 1]):
-                flags[i - 1] = True
+            if flags[i] and not flags[i - 1]:
+                for j in _quote_opening(texts, i):
+                    flags[j] = True
         merged: list[tuple[str, bool]] = []
         for text, attributed in zip(texts, flags):
             if merged and merged[-1][1] and attributed and _open_quote(merged[-1][0]):

@@ -143,3 +143,16 @@ def test_a_dialogue_dash_opens_the_quote_that_the_attribution_closes():
     (only,) = ans.pick_statements({0: p}, {0: 0.5}, "Peskov", [], {})
     assert only.text == ("— Rather, such statements can be welcomed. We are also supporters of concluding a "
                          'peace treaty," said Dmitry Peskov.')
+
+
+def test_a_quote_cut_into_sentences_is_gathered_whole():
+    p = _row(0, "a", ["The two noted the huge potential of relations.",
+                      '"In recent months, the agreement on avoidance of double taxation has come into force.',
+                      "In addition, economic ties are developing consistently ...",
+                      'There is great potential in relations between Russia and Japan," Kono said.',
+                      "Lavrov, for his part, indicated interest."])
+    got = [x.text for x in ans.pick_statements({0: p}, {0: 0.5}, "Kono", [], {})]
+    assert got == [" ".join(t for _, _, t in p.sentences[1:4])]
+    # a sentence with other quote marks in between: where the quote opens is unclear, so not joined
+    q = _row(1, "b", ['"One," he said.', 'He cited "three" things.', 'Five," Kono said.'])
+    assert [x.text for x in ans.pick_statements({1: q}, {1: 0.5}, "Kono", [], {})] == ['Five," Kono said.']
