@@ -111,7 +111,8 @@ def test_answers_occur_in_docs(en, ru, seeds):
 
 
 @pytest.mark.parametrize("name", ["questions_independent.jsonl", "questions_reader.jsonl",
-                                  "questions_factcheck.jsonl", "questions_heldout.jsonl"])
+                                  "questions_factcheck.jsonl", "questions_heldout.jsonl",
+                                  "questions_heldout2.jsonl"])
 def test_independent_set_is_grounded(seeds, name):
     rows = _load(EVAL_DIR / name)
     assert sum(_is_answerable(q) for q in rows) >= 40 and sum(not _is_answerable(q) for q in rows) >= 8
