@@ -221,7 +221,7 @@ class Engine:
             def boost(p: PassageRow) -> float:
                 return SPEAKER_WEIGHT if ans.speaks_in(p, surname) else 0.0
 
-        return r.hybrid(query, qvec, k=k, mode=mode, qtokens=qtokens, boost=boost)
+        return r.hybrid(query, qvec, k=k, mode=mode, qtokens=qtokens, boost=boost, starts=self._starts(qtokens))
 
     def search(self, query: str, k: int = 10, mode: str = "rerank") -> list[Hit]:
         """Top ``k`` passages for ``query`` (passages that overlap are folded into one result)."""
@@ -281,10 +281,18 @@ class Engine:
     def _sentence_late(self, r: Retriever, qtokens: TokenStates | None,
                        passages: list[PassageRow]) -> dict[int, list[float] | None]:
         """Each passage's per-sentence MaxSim with the question (empty without token states)."""
-        if qtokens is None or r.tokens is None or not hasattr(self.encoder, "token_spans") or not passages:
+        starts = self._starts(qtokens)
+        if starts is None or r.tokens is None or not passages:
             return {}
-        return {p.row: r.sentence_maxsim(qtokens, p, _token_starts(self.encoder, embed_text(p.title, p.text)))
-                for p in passages}
+        return r.sentence_maxsim(qtokens, passages, starts)
+
+    def _starts(self, qtokens: TokenStates | None) -> Callable[[PassageRow], np.ndarray] | None:
+        """Where the encoder's tokens of a passage's embedded text start, if it can tell (and the
+        question has token states to compare)."""
+        if qtokens is None or not hasattr(self.encoder, "token_spans"):
+            return None
+        encoder = self.encoder
+        return lambda p: _token_starts(encoder, embed_text(p.title, p.text))
 
     def _ask_foreign(self, r: Retriever, question: str, k: int) -> Answer:
         """A question not in English: multilingual retrieval, sentences chosen by meaning."""

@@ -71,7 +71,7 @@ def test_speaker_passages_are_favoured_for_what_did_x_say():
             1: _row(1, "b", ["Kono told reporters the talks cannot be concluded overnight."])}  # Kono speaks
 
     class Retriever:
-        def hybrid(self, query, qvec, k, mode, qtokens=None, boost=None):
+        def hybrid(self, query, qvec, k, mode, qtokens=None, boost=None, starts=None):
             # Two passages the other signals score apart by half the speaker bonus.
             cands = [Candidate(0, 1.0, 0.5, 1.0), Candidate(1, 1.0 - SPEAKER_WEIGHT / 2, 0.5, 1.0)]
             for c in cands:

@@ -233,8 +233,8 @@ def test_sentence_maxsim_scores_each_sentence_by_its_own_tokens(tmp_path, seeds_
     p = next(p for p in r.passages(list(range(r.size))).values() if len(p.sentences) >= 3)
     target = p.sentences[1][2]
     _, states = engine._queries(r, [target])
-    starts = [a for a, _ in token_encoder.token_spans([embed_text(p.title, p.text)])[0]]
-    late = r.sentence_maxsim(states[0], p, np.array(starts))
+    starts = np.array([a for a, _ in token_encoder.token_spans([embed_text(p.title, p.text)])[0]])
+    late = r.sentence_maxsim(states[0], [p], lambda _: starts)[p.row]
     assert len(late) == len(p.sentences) and late[1] == pytest.approx(1.0, abs=0.01)
     assert max(late[0], *late[2:]) < late[1]
-    assert r.sentence_maxsim(states[0], p, np.array(starts[:-1])) is None  # not the stored tokens
+    assert r.sentence_maxsim(states[0], [p], lambda _: starts[:-1]) == {p.row: None}  # not the stored tokens
