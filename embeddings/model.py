@@ -214,9 +214,13 @@ class OnnxEncoder:
         return vectors, cast("list[TokenStates]", states)
 
     def token_spans(self, texts: list[str]) -> list[list[tuple[int, int]]]:
-        """Character span of each token that :meth:`encode_tokens` keeps, for each text."""
+        """Character span of each token that :meth:`encode_tokens` keeps, for each text (none when
+        lower-casing would change the text's length, so the spans would not be its own)."""
         out = []
-        for e in self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts]):
+        for text, e in zip(texts, self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])):
+            if self.lower and len(text.lower()) != len(text):  # "İ" -> "i̇": offsets would not be the text's
+                out.append([])
+                continue
             offsets = e.offsets  # a new list on every access: read it once
             out.append([offsets[t] for t, special in enumerate(e.special_tokens_mask) if not special])
         return out

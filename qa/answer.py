@@ -16,6 +16,7 @@ do not answer it, and we say so rather than dress up unrelated citations.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from qa.lexical import coverage, question_terms, tokenize  # noqa: F401 (re-exported)
@@ -40,9 +41,12 @@ _SPEECH_VERBS = (
     r"explained|called|reiterated|urged|warned|insisted|confirmed|remarked|declared|commented|wrote|"
     r"writes|according to|recalled|acknowledged|admitted|claimed|expressed|assured|spoke")
 SPEECH = re.compile(rf"\b({_SPEECH_VERBS})\b", re.IGNORECASE)
-# "he added" / "she elaborately stated" inside a sentence, and a named speaker ("Kono said")
-_PRONOUN_SAID = re.compile(rf"\b(?:he|she)\s+(?:\w+ly\s+)?(?:{_SPEECH_VERBS})\b")
-_OTHER_SAID = re.compile(r"\b[A-Z][a-z]+\s+(?:said|says|told|stated|noted|added|stressed)\b")
+# ", he added" / ", she elaborately stated" inside a sentence; a named speaker ("Kono said") or a full
+# name ("Toyohisa Kozuki") before it means someone else may be "he"
+_PRONOUN_SAID = re.compile(r",\s*(?:he|she)\s+(?:\w+ly\s+)?(?:said|says|added|noted|stressed|stated|told|"
+                           r"explained|emphasi[sz]ed|argued|insisted|warned|recalled|pointed out|underlined)\b")
+_NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+\s+(?:said|says|told|stated|noted|added|stressed|suggested)\b")
+_FULL_NAME = re.compile(r"\b(?!(?:The|A|An|In|On|At|For|But|And|This|That|It)\b)[A-Z][a-z]+\s+[A-Z][a-z]+\b")
 _QUOTE_START = re.compile(r"^[\"“«„'‘—–-]")
 # Verbs of taking a position, for "He also took issue with ..." right after a sentence by the speaker.
 _STANCE = re.compile(r"\b(took issue|takes issue|critici[sz]ed|rejected|dismissed|demanded|proposed|praised|"
@@ -58,16 +62,19 @@ _SAY_RU = re.compile(
     r"(?P<who>[^?,]+?)(?P<rest>(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$",
     re.IGNORECASE,
 )
-# "new" only as in "what's new": "the new cabinet" names a thing and asks nothing about the present
+# Words that ask about the present whatever the tense ("What was said most recently?"); "new" only
+# as in "what's new": "the new cabinet" names a thing and asks nothing about the present.
 _RECENT = re.compile(
-    r"\b(now|nowadays|currently|current|latest|newest|today|recent|recently|at present|these days|"
-    r"this year|still|(?:what's|what is|anything|something) new)\b|^\s*(is|are|does|do|has|have)\b|"
+    r"\b(now|nowadays|currently|current|latest|newest|today|at present|these days|this year|"
+    r"most recent|most recently|(?:what's|what is|anything|something) new)\b|"
     r"сейчас|сегодня|нынешн|текущ|последн|недавн|^\s*(ли|есть ли)\b",
     re.IGNORECASE,
 )
-# A question put in the past ("did Kono point to", "had recently come into force", "said Tokyo would
-# still seek") asks what an article reported then, not about the present.
-_PAST = re.compile(r"\b(did|was|were|had|said|told)\b", re.IGNORECASE)
+# Weaker signs ("recently", "still", a yes/no question in the present), unless the question is put
+# in the past ("Which accord had recently come into force?", "What recent gains did Kono cite?").
+_RECENT_WEAK = re.compile(r"\b(recent|recently|still)\b|^\s*(is|are|does|do|has|have)\b", re.IGNORECASE)
+_FIRST_VERB = re.compile(r"\b(is|are|am|was|were|do|does|did|has|have|had|will|would|can|could|said|says|told|tells)\b",
+                         re.IGNORECASE)
 _TRANSLIT = dict(zip(
     "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
     ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t",
@@ -91,7 +98,12 @@ def transliterate(text: str) -> str:
 def wants_recent(question: str) -> bool:
     """True for questions about the present ("now", "currently", "latest", or a present-tense
     yes/no question such as "Are the talks frozen?")."""
-    return bool(_RECENT.search(question)) and not _PAST.search(question)
+    if _RECENT.search(question):
+        return True
+    first = _FIRST_VERB.search(question)
+    past = first is not None and first.group(1).lower() in ("was", "were", "did", "had", "would", "could", "said",
+                                                             "told")
+    return bool(_RECENT_WEAK.search(question)) and not past
 
 
 @dataclass
@@ -137,9 +149,7 @@ def should_abstain(best_dense: float, best_coverage: float) -> bool:
 def _quote_opening(texts: list[str], i: int, reach: int = 3) -> range:
     """The sentences before ``texts[i]`` that belong to the quote it ends: back to the one that
     opens it (at most ``reach``), or none if ``texts[i]`` closes no quote left open before it."""
-    t = texts[i].lstrip()
-    closes = (t.count('"') % 2 == 1 and not t.startswith('"')) or t.count("”") > t.count("“")
-    if not closes and not (_QUOTE_START.match(texts[i - 1]) and _open_quote(texts[i - 1])):
+    if not _closes_quote(texts[i]):
         return range(0)
     for j in range(i - 1, max(i - 1 - reach, -1), -1):
         if _QUOTE_START.match(texts[j].lstrip()) and _open_quote(texts[j]):
@@ -149,13 +159,27 @@ def _quote_opening(texts: list[str], i: int, reach: int = 3) -> range:
     return range(0)
 
 
+def _closes_quote(text: str) -> bool:
+    """True if ``text`` ends a quotation opened before it: its first quote mark closes
+    ('…partnership," Kono said'), not opens ('Lavrov said: "We…')."""
+    t = text.strip()
+    first = re.search(r'["“”]', t)
+    if first is None:
+        return False
+    if first.group() == "”":
+        return True
+    return first.group() == '"' and t.count('"') % 2 == 1 and first.start() > 0 and not t[first.start() - 1].isspace() \
+        and t[first.start() - 1] not in ":—–-("
+
+
 def _open_quote(text: str) -> bool:
     """True if ``text`` starts a quotation it does not close."""
     t = text.lstrip()
     if t[:1] in "“«":
         return t.count("“") + t.count("«") > t.count("”") + t.count("»")
     if t[:1] in "—–":  # a dialogue dash opens a quote, as in "— Rather, such statements can be welcomed."
-        return not any(q in t for q in '"“”«»')
+        # (not one the sentence closes itself: "— Japan must return to the dialogue, — Zakharova said.")
+        return not any(q in t for q in '"“”«»') and not re.search(r"[,.!?]\s*[—–]", t[1:])
     return t[:1] == '"' and t.count('"') % 2 == 1
 
 
@@ -165,8 +189,9 @@ def question_names(question: str) -> list[str]:
     return [transliterate(w) for w in words if w[:1].isupper()]
 
 
-def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
-    """Whether ``sentence`` reports what ``surname`` said (or continues their quote)."""
+def is_statement_by(sentence: str, surname: str, prev_attributed: bool, following: Sequence[str] = ()) -> bool:
+    """Whether ``sentence`` reports what ``surname`` said (or continues their quote); ``following``:
+    the sentences after it, to see who a quote it opens is attributed to where it closes."""
     low = sentence.lower()
     sur = surname.lower()
     for m in re.finditer(r"\b" + re.escape(sur) + r"\b", low):
@@ -176,8 +201,10 @@ def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
         if v_after:
             # "Lavrov said", "Lavrov, for his part, indicated" - not "Kono and Lavrov were held after X announced"
             between = after[: v_after.start()]
-            if (len(between.split()) <= 5 and not re.search(r"[A-Z]", between)
-                    and not re.search(r"\b(was|were|is|are|has|had|been|and|with|after|before)\b", between)):
+            passive = re.match(r"(?:believed|said|thought)\s+to\b", after[v_after.start():])  # "Abe, believed to be"
+            if (len(between.split()) <= 5 and not re.search(r"[A-Z]", between) and not passive
+                    and not re.search(r"\b(was|were|is|are|has|had|been|and|but|while|with|after|before)\b",
+                                      between)):
                 return True
         if re.search(r"\b(said|says|stated|told|noted|[Aa]ccording to|wrote|writes)\s+(?:[A-Z][\w.-]*\s+){0,3}$",
                      before):
@@ -185,19 +212,24 @@ def is_statement_by(sentence: str, surname: str, prev_attributed: bool) -> bool:
     if prev_attributed and re.match(r"(He|She)\b", sentence.strip()):
         head = sentence.strip()[:90]
         return bool(SPEECH.search(head) or _STANCE.search(head))
-    if prev_attributed and _PRONOUN_SAID.search(sentence) and not _OTHER_SAID.search(sentence):
+    pronoun = _PRONOUN_SAID.search(sentence) if prev_attributed else None
+    if pronoun and not (_NAMED_SPEAKER.search(sentence) or _FULL_NAME.search(sentence[: pronoun.start()])):
         return True  # "..., he added, stressing that ...": the speaker of the sentence before
     if prev_attributed and _QUOTE_START.match(sentence.strip()):
-        names = re.findall(r"\b([A-Z][a-z]{2,})\s+(?:said|told|stated|noted|stressed)", sentence)
-        return not names
+        # whose words the quote says they are, where it closes: in this sentence or a later one (not
+        # known at the end of a passage: the next passage, which repeats this sentence, can tell)
+        closing = sentence if not _open_quote(sentence) else next((t for t in following[:3] if _closes_quote(t)), None)
+        if closing is None:
+            return False
+        return all(m.group().split()[0].lower() == sur for m in _NAMED_SPEAKER.finditer(closing))
     return False
 
 
 def statement_flags(texts: list[str], surname: str) -> list[bool]:
     """For consecutive sentences, whether each reports what ``surname`` said."""
     flags: list[bool] = []
-    for text in texts:
-        flags.append(is_statement_by(text, surname, bool(flags and flags[-1])))
+    for i, text in enumerate(texts):
+        flags.append(is_statement_by(text, surname, bool(flags and flags[-1]), texts[i + 1 : i + 4]))
     return flags
 
 
@@ -267,12 +299,15 @@ def pick_sentences(cands: list, rows: dict[int, PassageRow], terms: list[str], w
     years = [_year(rows[c.row]) for c in cands if _year(rows[c.row])]
     y_min, y_max = (min(years), max(years)) if years else (0, 0)
     items: list[Picked] = []
+    # a passage without sentence values (tokens not matched) gets the mean of the others': neutral
+    known = [v for values in (late or {}).values() if values for v in values]
+    neutral = sum(known) / len(known) if known else 0.0
     for c in cands[:ANSWER_PASSAGES]:
         p = rows[c.row]
         pscore = c.score / top
         if recent and y_max > y_min:
             pscore += 0.5 * (_year(p) - y_min) / (y_max - y_min)
-        sentence_late = (late or {}).get(c.row) or [0.0] * len(p.sentences)
+        sentence_late = (late or {}).get(c.row) or [neutral] * len(p.sentences)
         for i, (_, _, text) in enumerate(p.sentences):
             if len(text) < 25:
                 continue

@@ -7,11 +7,11 @@ it started with.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -29,6 +29,7 @@ from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
+TOKEN_STARTS_CACHED = 4096  # passages whose token offsets an engine keeps (for the sentence MaxSim)
 
 
 class QuestionError(ValueError):
@@ -91,6 +92,7 @@ class Engine:
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._warned_tokens = False
+        self._starts_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._retriever = self._open()
 
     # ------------------------------------------------------------ opening
@@ -291,8 +293,23 @@ class Engine:
         question has token states to compare)."""
         if qtokens is None or not hasattr(self.encoder, "token_spans"):
             return None
-        encoder = self.encoder
-        return lambda p: _token_starts(encoder, embed_text(p.title, p.text))
+        return lambda p: self._token_starts(embed_text(p.title, p.text))
+
+    def _token_starts(self, text: str) -> np.ndarray:
+        """Where each of the encoder's tokens of ``text`` starts; cached per engine (the same
+        passages come back often; 1-2 KB an entry with its key, at most TOKEN_STARTS_CACHED)."""
+        with self._lock:
+            hit = self._starts_cache.get(text)
+            if hit is not None:
+                self._starts_cache.move_to_end(text)
+                return hit
+        starts = np.array([a for a, _ in self.encoder.token_spans([text])[0]], np.int32)
+        starts.setflags(write=False)
+        with self._lock:
+            self._starts_cache[text] = starts
+            if len(self._starts_cache) > TOKEN_STARTS_CACHED:
+                self._starts_cache.popitem(last=False)
+        return starts
 
     def _ask_foreign(self, r: Retriever, question: str, k: int) -> Answer:
         """A question not in English: multilingual retrieval, sentences chosen by meaning."""
@@ -366,13 +383,6 @@ class Engine:
                            date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None,
                            undated=sum(1 for s in src if not s.date),
                            years_mentioned=(min(hints), max(hints)) if hints else None)
-
-
-@functools.lru_cache(maxsize=4096)
-def _token_starts(encoder, text: str) -> np.ndarray:
-    """Where each token of a passage's embedded text starts (cached: the same passages come back
-    often; ~0.6 KB each)."""
-    return np.array([a for a, _ in encoder.token_spans([text])[0]], np.int32)
 
 
 def _draw(k: int) -> int:

@@ -311,7 +311,8 @@ class Retriever:
         # and a passage one of whose sentences holds the whole question (the answer, usually)
         best = self.sentence_maxsim(qtokens, [rows[c.row] for c in cands[:LATE_DEPTH]], starts) if starts else {}
         for c in cands[:LATE_DEPTH]:
-            c.score += LATE_WEIGHT * late[c.row] + SENTENCE_WEIGHT * max(best.get(c.row) or [0.0])
+            # (without sentence values, the passage's MaxSim stands in: neutral, not a penalty)
+            c.score += LATE_WEIGHT * late[c.row] + SENTENCE_WEIGHT * max(best.get(c.row) or [late[c.row]])
         return sorted(cands[:LATE_DEPTH], key=lambda c: (-c.score, c.row)) + cands[LATE_DEPTH:]
 
     def maxsim(self, qtokens: TokenStates, rows: list[int]) -> dict[int, float]:
@@ -342,11 +343,15 @@ class Retriever:
             # each sentence's first token: the first whose span starts at or after the sentence
             at = np.asarray(token_starts, np.int64) - (len(embed_text(p.title, p.text)) - len(p.text))
             first = np.searchsorted(at, np.cumsum([0] + [len(t) + 1 for _, _, t in p.sentences[:-1]]))
-            best = np.zeros((len(p.sentences), len(q)), np.float32)
             filled = first < np.append(first[1:], len(at))  # sentences with tokens (not cut off)
-            if filled.any():
-                best[filled] = np.maximum.reduceat(np.einsum("td,md->tm", states, q), first[filled], axis=0)
-            out[p.row] = (best @ weights / weights.sum()).tolist()
+            if not filled.any():
+                out[p.row] = None
+                continue
+            best = np.maximum.reduceat(np.einsum("td,md->tm", states, q), first[filled], axis=0)
+            scores = np.full(len(p.sentences), np.nan, np.float32)
+            scores[filled] = best @ weights / weights.sum()
+            # a sentence past the encoder's length limit has no tokens: the passage's mean, neutral
+            out[p.row] = np.where(filled, scores, np.nanmean(scores)).tolist()
         return out
 
     def _late_query(self, qtokens: TokenStates) -> tuple[np.ndarray, np.ndarray] | None:

@@ -156,3 +156,30 @@ def test_a_quote_cut_into_sentences_is_gathered_whole():
     # a sentence with other quote marks in between: where the quote opens is unclear, so not joined
     q = _row(1, "b", ['"One," he said.', 'He cited "three" things.', 'Five," Kono said.'])
     assert [x.text for x in ans.pick_statements({1: q}, {1: 0.5}, "Kono", [], {})] == ['Five," Kono said.']
+
+
+@pytest.mark.parametrize("sentences, surname, expected", [
+    # a quote opening mid-sentence does not close one opened before it
+    (['"Japan must accept the outcome of the Second World War.', "The ministry did not elaborate.",
+      'Lavrov said: "We are ready to talk.'], "Lavrov", ['Lavrov said: "We are ready to talk.']),
+    # a dash quote its own sentence closes, or a bullet, opens nothing for the next speaker
+    (["— Japan must return to the dialogue, — Zakharova said at a briefing.",
+      "Lavrov said that the talks were frozen."], "Lavrov", ["Lavrov said that the talks were frozen."]),
+    (["– Tokyo will host the next round of talks in June.", "Kono said the meeting was useful."], "Kono",
+     ["Kono said the meeting was useful."]),
+    # "he" after another full name, or not set off by commas, is not the previous speaker
+    (["Lavrov said the talks were difficult.", "Japan's envoy Toyohisa Kozuki disagreed, he said, firmly."],
+     "Lavrov", ["Lavrov said the talks were difficult."]),
+    (["Lavrov said the talks were difficult.", "The minister, whom he called a partner, left Moscow on Tuesday."],
+     "Lavrov", ["Lavrov said the talks were difficult."]),
+    # "believed to be" is not a statement; nor is a name before "but stressed"
+    (["It is a blow for Prime Minister Shinzo Abe, believed to be setting his sights on June."], "Abe", []),
+    (["Lavrov said the talks would go on, as instructed by Putin and Abe, but stressed the gaps."], "Abe", []),
+    # a quote continued after an attributed sentence is someone else's when it closes with their name
+    (["Kistanov suggested Japan would seek a tricky option.", '"Speaking about the treaty, it is new ...',
+      'The text could include a clause," Panov suggested.'], "Kistanov",
+     ["Kistanov suggested Japan would seek a tricky option."]),
+])
+def test_statements_are_not_given_to_the_wrong_speaker(sentences, surname, expected):
+    p = _row(0, "a", sentences)
+    assert sorted(x.text for x in ans.pick_statements({0: p}, {0: 0.5}, surname, [], {})) == sorted(expected)

@@ -238,3 +238,20 @@ def test_sentence_maxsim_scores_each_sentence_by_its_own_tokens(tmp_path, seeds_
     assert len(late) == len(p.sentences) and late[1] == pytest.approx(1.0, abs=0.01)
     assert max(late[0], *late[2:]) < late[1]
     assert r.sentence_maxsim(states[0], [p], lambda _: starts[:-1]) == {p.row: None}  # not the stored tokens
+
+
+def test_a_sentence_past_the_length_limit_gets_a_neutral_value(tmp_path, seeds_copy, token_encoder, cache_dir,
+                                                                monkeypatch):
+    from qa.chunking import embed_text
+
+    build_index([seeds_copy], tmp_path / "idx")
+    engine = Engine(tmp_path / "idx")
+    r = engine._retriever
+    p = next(p for p in r.passages(list(range(r.size))).values() if len(p.sentences) >= 3)
+    _, states = engine._queries(r, [p.sentences[0][2]])
+    starts = np.array([a for a, _ in token_encoder.token_spans([embed_text(p.title, p.text)])[0]])
+    keep = int(np.searchsorted(starts, starts[-1] - len(p.sentences[-1][2]) + 1))  # the last sentence cut off
+    full = r.tokens.states_of
+    monkeypatch.setattr(r.tokens, "states_of", lambda row: full(row)[:keep])
+    late = r.sentence_maxsim(states[0], [p], lambda _: starts[:keep])[p.row]
+    assert late[-1] == pytest.approx(float(np.mean(late[:-1])), abs=1e-6) and late[0] > late[-1]
