@@ -268,7 +268,7 @@ class Engine:
         if not cands or (doubtful and best_cov < ans.COVERAGE_MIN):
             return _abstain(question)
         recent = ans.wants_recent(question)
-        late = self._sentence_late(r, states[0], [rows[c.row] for c in cands[: ans.ANSWER_PASSAGES]])
+        late = {c.row: c.sentence_late for c in cands[: ans.ANSWER_PASSAGES]}  # from the rerank
         picked = ans.pick_sentences(cands, rows, terms, weights, recent, late=late)
         if doubtful:
             # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
@@ -279,14 +279,6 @@ class Engine:
             if ans.should_abstain(max(best_dense, sentence_dense), best_cov):
                 return _abstain(question)
         return _compose(question, picked, recent)
-
-    def _sentence_late(self, r: Retriever, qtokens: TokenStates | None,
-                       passages: list[PassageRow]) -> dict[int, list[float] | None]:
-        """Each passage's per-sentence MaxSim with the question (empty without token states)."""
-        starts = self._starts(qtokens)
-        if starts is None or r.tokens is None or not passages:
-            return {}
-        return r.sentence_maxsim(qtokens, passages, starts)
 
     def _starts(self, qtokens: TokenStates | None) -> Callable[[PassageRow], np.ndarray] | None:
         """Where the encoder's tokens of a passage's embedded text start, if it can tell (and the

@@ -52,6 +52,8 @@ class Candidate:
     score: float  # fused score (higher is better)
     dense: float  # cosine with the query (0 when not a dense candidate)
     lexical: float  # BM25 score (0 when no query term matches)
+    # MaxSim of each of its sentences with the question, where the rerank computed it (the top LATE_DEPTH)
+    sentence_late: list[float] | None = None
 
 
 @dataclass
@@ -305,14 +307,18 @@ class Retriever:
         if qtokens is None:
             return cands
         # MaxSim, the costliest term, for the best LATE_DEPTH only: they are reordered above the rest.
-        late = self.maxsim(qtokens, [c.row for c in cands[:LATE_DEPTH]])
-        if not late:
+        query = self._late_query(qtokens)
+        if query is None:
             return cands
-        # and a passage one of whose sentences holds the whole question (the answer, usually)
-        best = self.sentence_maxsim(qtokens, [rows[c.row] for c in cands[:LATE_DEPTH]], starts) if starts else {}
-        for c in cands[:LATE_DEPTH]:
+        top = cands[:LATE_DEPTH]
+        late = self.tokens.maxsim(*query, [c.row for c in top])
+        # and a passage one of whose sentences holds the whole question (the answer, usually); the
+        # answer layer reads the per-sentence values kept on the candidate
+        per_sentence = self._sentence_scores(query, [rows[c.row] for c in top], starts) if starts else {}
+        for c in top:
+            c.sentence_late = per_sentence.get(c.row)
             # (without sentence values, the passage's MaxSim stands in: neutral, not a penalty)
-            c.score += LATE_WEIGHT * late[c.row] + SENTENCE_WEIGHT * max(best.get(c.row) or [late[c.row]])
+            c.score += LATE_WEIGHT * late[c.row] + SENTENCE_WEIGHT * max(c.sentence_late or [late[c.row]])
         return sorted(cands[:LATE_DEPTH], key=lambda c: (-c.score, c.row)) + cands[LATE_DEPTH:]
 
     def maxsim(self, qtokens: TokenStates, rows: list[int]) -> dict[int, float]:
@@ -330,8 +336,11 @@ class Retriever:
         ``embed_text(p.title, p.text)`` start). None for a passage whose starts are not those of its
         stored tokens; empty without token states or content pieces in the question."""
         query = self._late_query(qtokens)
-        if query is None:
-            return {}
+        return {} if query is None else self._sentence_scores(query, passages, starts)
+
+    def _sentence_scores(self, query: tuple[np.ndarray, np.ndarray], passages: list[PassageRow],
+                         starts: Callable[[PassageRow], np.ndarray]) -> dict[int, list[float] | None]:
+        """:meth:`sentence_maxsim` for the question's pieces and weights from :meth:`_late_query`."""
         q, weights = query
         out: dict[int, list[float] | None] = {}
         for p in passages:
