@@ -184,9 +184,18 @@ class OnnxEncoder:
         # question filter in qa/retrieve.py understands.
         self.token_states = type(self.tokenizer.model).__name__ == "WordPiece"
 
+    def _tokenize(self, texts: list[str]) -> list:
+        """The tokenizer's encodings of ``texts`` (lower-cased first if the model wants it)."""
+        return self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])
+
+    @staticmethod
+    def _kept(encoding) -> list[int]:
+        """Positions of an encoding's tokens other than [CLS]/[SEP]/padding."""
+        return [t for t, special in enumerate(encoding.special_tokens_mask) if not special]
+
     def _forward(self, texts: list[str]) -> tuple[list, np.ndarray, np.ndarray]:
         """Tokenise and run a batch: (encodings, last hidden states, attention mask)."""
-        encs = self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])
+        encs = self._tokenize(texts)
         width = max(len(e.ids) for e in encs)
         ids = np.zeros((len(encs), width), dtype=np.int64)
         mask = np.zeros_like(ids)
@@ -217,12 +226,12 @@ class OnnxEncoder:
         """Character span of each token that :meth:`encode_tokens` keeps, for each text (none when
         lower-casing would change the text's length, so the spans would not be its own)."""
         out = []
-        for text, e in zip(texts, self.tokenizer.encode_batch([t.lower() if self.lower else t for t in texts])):
+        for text, e in zip(texts, self._tokenize(texts)):
             if self.lower and len(text.lower()) != len(text):  # "İ" -> "i̇": offsets would not be the text's
                 out.append([])
                 continue
             offsets = e.offsets  # a new list on every access: read it once
-            out.append([offsets[t] for t, special in enumerate(e.special_tokens_mask) if not special])
+            out.append([offsets[t] for t in self._kept(e)])
         return out
 
     def _run(self, texts: list[str], batch_size: int, progress: bool,
@@ -239,7 +248,7 @@ class OnnxEncoder:
             for j, i in enumerate(idx if keep_tokens else ()):
                 e = encs[j]  # its .ids / .tokens build a new list on every access: read them once
                 ids, pieces = e.ids, e.tokens
-                keep = [t for t, special in enumerate(e.special_tokens_mask) if not special]
+                keep = self._kept(e)
                 states[i] = TokenStates(np.array([ids[t] for t in keep], np.int32),
                                         _normalize(hidden[j, keep]), [pieces[t] for t in keep])
         return out, states

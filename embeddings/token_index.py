@@ -103,8 +103,8 @@ class TokenIndex:
 
     def states_of(self, row: int) -> np.ndarray:
         """Passage ``row``'s token states as float32 (unit rows, to quantisation error)."""
-        a, b = int(self.offsets[row]), int(self.offsets[row + 1])
-        return np.asarray(self.states[a:b], np.float32) * np.asarray(self.scales[a:b], np.float32)[:, None]
+        p = self.passage(row)
+        return np.asarray(p.q, np.float32) * np.asarray(p.scale, np.float32)[:, None]
 
     def doc_frequency(self, ids: np.ndarray) -> np.ndarray:
         """In how many passages each word piece occurs."""

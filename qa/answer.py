@@ -47,6 +47,7 @@ _PRONOUN_SAID = re.compile(r",\s*(?:he|she)\s+(?:\w+ly\s+)?(?:said|says|added|no
                            r"explained|emphasi[sz]ed|argued|insisted|warned|recalled|pointed out|underlined)\b")
 _NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+\s+(?:said|says|told|stated|noted|added|stressed|suggested)\b")
 _FULL_NAME = re.compile(r"\b(?!(?:The|A|An|In|On|At|For|But|And|This|That|It)\b)[A-Z][a-z]+\s+[A-Z][a-z]+\b")
+_QUOTE_MARKS = '"“”«»'
 _QUOTE_START = re.compile(r"^[\"“«„'‘—–-]")
 # Verbs of taking a position, for "He also took issue with ..." right after a sentence by the speaker.
 _STANCE = re.compile(r"\b(took issue|takes issue|critici[sz]ed|rejected|dismissed|demanded|proposed|praised|"
@@ -154,7 +155,7 @@ def _quote_opening(texts: list[str], i: int, reach: int = 3) -> range:
     for j in range(i - 1, max(i - 1 - reach, -1), -1):
         if _QUOTE_START.match(texts[j].lstrip()) and _open_quote(texts[j]):
             return range(j, i)
-        if any(q in texts[j] for q in '"“”«»'):
+        if any(q in texts[j] for q in _QUOTE_MARKS):
             break  # another quote's marks: where this one opens is unclear
     return range(0)
 
@@ -179,7 +180,7 @@ def _open_quote(text: str) -> bool:
         return t.count("“") + t.count("«") > t.count("”") + t.count("»")
     if t[:1] in "—–":  # a dialogue dash opens a quote, as in "— Rather, such statements can be welcomed."
         # (not one the sentence closes itself: "— Japan must return to the dialogue, — Zakharova said.")
-        return not any(q in t for q in '"“”«»') and not re.search(r"[,.!?]\s*[—–]", t[1:])
+        return not any(q in t for q in _QUOTE_MARKS) and not re.search(r"[,.!?]\s*[—–]", t[1:])
     return t[:1] == '"' and t.count('"') % 2 == 1
 
 
