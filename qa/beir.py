@@ -70,7 +70,7 @@ class Row:
 
 
 def _user_error(msg: str) -> Exception:
-    from qa.cli import UserError
+    from qa.errors import UserError
 
     return UserError(msg)
 

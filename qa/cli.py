@@ -13,12 +13,10 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from qa.errors import UserError
+
 EXIT_USER = 1
 MAX_K = 1000  # results per query that `qa search --k` accepts
-
-
-class UserError(Exception):
-    """A problem the user can fix; printed as one line."""
 
 
 def _result_count(text: str) -> int:

@@ -21,6 +21,7 @@ import numpy as np
 from embeddings.token_index import TokenStates
 from qa import answer as ans
 from qa.chunking import embed_text
+from qa.errors import QuestionError
 from qa.lexical import tokenize
 from qa.retrieve import FOLD_WINDOW, Candidate, PassageRow, Retriever, fold_overlaps, join_overlapping
 from qa.store import IndexUnusable, check_compatible, current_version_name, default_index_dir, open_current
@@ -30,10 +31,6 @@ log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
 TOKEN_STARTS_CACHED = 4096  # passages whose token offsets an engine keeps (for the sentence MaxSim)
-
-
-class QuestionError(ValueError):
-    """A question that cannot be asked (empty or too long)."""
 
 
 def project_seeds() -> Path:

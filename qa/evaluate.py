@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa.errors import UserError
 from qa.types import Hit
 
 
@@ -21,8 +22,6 @@ def _norm(s: str) -> str:
 
 def load_questions(path: Path) -> list[dict]:
     """Read a question set (JSON Lines)."""
-    from qa.cli import UserError
-
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:

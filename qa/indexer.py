@@ -25,6 +25,7 @@ from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint
 from embeddings.token_index import Quantized
 from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
+from qa.errors import InputError
 from qa.lexical import LexicalIndex, tokenize
 from qa.store import (
     FORMAT_VERSION,
@@ -45,10 +46,6 @@ log = logging.getLogger(__name__)
 # with QA_TOKEN_STATES=0. Above it the rerank works without MaxSim.
 TOKEN_STATES_MAX = 50_000
 TOKEN_CHUNK = 1024  # texts encoded per call, so float32 states of at most this many are held
-
-
-class InputError(ValueError):
-    """A path given to ``qa index`` that cannot be used."""
 
 
 @dataclass

@@ -25,17 +25,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.errors import IndexUnusable, LockedError  # noqa: F401 (re-exported)
+
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
 KEEP_VERSIONS = 2
-
-
-class IndexUnusable(RuntimeError):
-    """The index is missing, corrupt or incompatible (a user error, with the fix)."""
-
-
-class LockedError(RuntimeError):
-    """Another process holds the index lock."""
 
 
 def default_index_dir(corpus_dir: Path) -> Path:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from embeddings.model import ModelError
-from qa.engine import QuestionError
-from qa.indexer import InputError
-from qa.store import IndexUnusable, LockedError
+from qa.errors import UserError
 
-USER_ERRORS: tuple[type[BaseException], ...] = (IndexUnusable, LockedError, QuestionError, InputError, ModelError)
+USER_ERRORS: tuple[type[BaseException], ...] = (UserError, ModelError)

@@ -41,7 +41,7 @@ def test_load_queries_and_judged_queries_keep_file_order(tmp_path):
 
 
 def test_load_queries_reports_a_bad_line(tmp_path):
-    from qa.cli import UserError
+    from qa.errors import UserError
 
     f = tmp_path / "queries.jsonl"
     f.write_text('{"_id": "1", "text": "a"}\nnot json\n', encoding="utf-8")

@@ -1,0 +1,35 @@
+"""Errors the user can fix: each is printed as one line (``qa: error: ...``), exit code 1.
+
+Every one derives from :class:`UserError`, the one class the front ends catch. Errors of the
+layer below (``embeddings.model.ModelError``) are turned into these where ``qa`` calls it.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem the user can fix; its message is one line that says what to do."""
+
+
+class IndexUnusable(UserError):
+    """The index is missing, corrupt, or built with another model or format."""
+
+
+class LockedError(UserError):
+    """Another ``qa index`` is writing the index."""
+
+
+class QuestionError(UserError, ValueError):
+    """A question that cannot be asked (empty or too long)."""
+
+
+class InputError(UserError, ValueError):
+    """An input path or corpus file that cannot be indexed."""
+
+
+class ModelUnavailable(UserError):
+    """The embedding model cannot be loaded (not installed, or another model than the index's)."""
+
+
+class FetchError(UserError):
+    """A web page or feed that cannot be fetched or read (refused address, timeout, too large...)."""
