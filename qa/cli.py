@@ -57,6 +57,7 @@ def _parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("eval", help="measure retrieval and answers")
     e.add_argument("--questions", type=Path, help="question set (default: eval/questions.jsonl)")
+    e.add_argument("--dialogues", type=Path, help="a dialogue set: each dialogue's turns asked in one conversation")
     e.add_argument("--beir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
     e.add_argument("--limit", type=int, default=0, help="BEIR: use only the first N queries (smoke test)")
     e.add_argument("--json", action="store_true")
@@ -185,6 +186,8 @@ def cmd_eval(args) -> int:
     if args.beir:
         return evaluate.run_beir(args.beir, args.index_dir, limit=args.limit, as_json=args.json)
     engine = _engine(args)
+    if args.dialogues:
+        return evaluate.run_dialogues(lambda: engine, args.dialogues, as_json=args.json)
     path = args.questions or Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
     return evaluate.run_questions(engine, path, as_json=args.json)
 

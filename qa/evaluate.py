@@ -8,8 +8,9 @@ A retrieved passage is a hit when it contains one of the answer strings
 from __future__ import annotations
 
 import json
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from qa.errors import UserError
@@ -48,6 +49,46 @@ def first_hit_rank(hits: list[Hit], answers: list[str]) -> int | None:
     return None
 
 
+_MARKER = re.compile(r"\[\d+\]")
+
+
+def lead(answer_text: str) -> str:
+    """The answer's first cited item: its text up to the first ``[n]`` marker (a header line
+    such as "What X said, according to the articles:" and the "Most recent source first."
+    note are not part of it)."""
+    m = _MARKER.search(answer_text)
+    head = answer_text[: m.end()] if m else answer_text
+    head = head.split("\n")[-1]
+    return re.sub(r"^(Most recent source first\.|Newest first by the years[^.]*\.)\s*", "", head)
+
+
+def holds(text: str, answers: list[str]) -> bool:
+    """Whether ``text`` contains one of the expected strings (case and spacing aside)."""
+    t = _norm(text)
+    return any(_norm(a) in t for a in answers)
+
+
+def short_right(short: dict | None, answers: list[str]) -> bool:
+    """Whether a short answer names the expected answer (it contains one, or one contains it)."""
+    if not short or not short.get("text"):
+        return False
+    t = _norm(short["text"])
+    return any(_norm(a) in t or (len(t) >= 3 and t in _norm(a)) for a in answers)
+
+
+@dataclass
+class TypeFigures:
+    """Figures for the answerable questions of one type."""
+
+    questions: int = 0
+    hit1: float = 0.0
+    hit5: float = 0.0
+    answer_contains: float = 0.0
+    first_sentence: float = 0.0
+    short_given: int = 0
+    short_right: int = 0
+
+
 @dataclass
 class QuestionReport:
     """Figures for one question set."""
@@ -58,18 +99,24 @@ class QuestionReport:
     hit5: float = 0.0
     mrr10: float = 0.0
     answer_contains: float = 0.0
+    first_sentence: float = 0.0
+    short_given: int = 0
+    short_right: int = 0
     abstention_accuracy: float = 0.0
     false_abstentions: int = 0
     false_answers: int = 0
     seconds: float = 0.0
+    by_type: dict[str, TypeFigures] = field(default_factory=dict)
+    by_lang: dict[str, TypeFigures] = field(default_factory=dict)
     misses: list[str] = field(default_factory=list)
 
 
 def evaluate_questions(engine, questions: list[dict]) -> QuestionReport:
-    """Run every question through ``search`` and ``ask``; compute the figures."""
+    """Run every question through ``search`` and ``ask``; compute the figures (per ``type``
+    too, where the set labels its questions with one)."""
     r = QuestionReport(questions=len(questions))
     t0 = time.perf_counter()
-    h1 = h5 = rr = contains = correct_abst = 0.0
+    h1 = h5 = rr = contains = first = correct_abst = 0.0
     for q in questions:
         answer = engine.ask(q["question"])
         if q["answerable"]:
@@ -81,11 +128,32 @@ def evaluate_questions(engine, questions: list[dict]) -> QuestionReport:
             rr += 1 / rank if rank else 0
             if rank is None or rank > 1:
                 r.misses.append(f"{q.get('id')}: rank {rank} — {q['question']}")
+            in_answer = in_lead = False
             if answer.abstained:
                 r.false_abstentions += 1
             else:
                 correct_abst += 1
-                contains += any(_norm(a) in _norm(answer.answer) for a in q["answers"])
+                in_answer = holds(answer.answer, q["answers"])
+                in_lead = holds(lead(answer.answer), q["answers"])
+                if in_answer and not in_lead:
+                    r.misses.append(f"{q.get('id')}: not in the first sentence — {q['question']}")
+            contains += in_answer
+            first += in_lead
+            short = getattr(answer, "short", None)
+            good_short = short_right(short, q["answers"])
+            r.short_given += bool(short)
+            r.short_right += good_short
+            groups = [r.by_type.setdefault(q["type"], TypeFigures())] if "type" in q else []
+            if "lang" in q or "type" in q:
+                groups.append(r.by_lang.setdefault(q.get("lang", "en"), TypeFigures()))
+            for t in groups:
+                t.questions += 1
+                t.hit1 += rank == 1
+                t.hit5 += rank is not None and rank <= 5
+                t.answer_contains += in_answer
+                t.first_sentence += in_lead
+                t.short_given += bool(short)
+                t.short_right += good_short
         elif answer.abstained:
             correct_abst += 1
         else:
@@ -94,7 +162,12 @@ def evaluate_questions(engine, questions: list[dict]) -> QuestionReport:
     n = max(r.answerable, 1)
     r.hit1, r.hit5, r.mrr10 = h1 / n, h5 / n, rr / n
     r.answer_contains = contains / n
+    r.first_sentence = first / n
     r.abstention_accuracy = correct_abst / max(r.questions, 1)
+    for t in [*r.by_type.values(), *r.by_lang.values()]:
+        m = max(t.questions, 1)
+        t.hit1, t.hit5, t.answer_contains, t.first_sentence = (t.hit1 / m, t.hit5 / m, t.answer_contains / m,
+                                                                t.first_sentence / m)
     r.seconds = time.perf_counter() - t0
     return r
 
@@ -103,15 +176,101 @@ def run_questions(engine, path: Path, as_json: bool = False) -> int:
     """``qa eval``: print the figures for a question set."""
     report = evaluate_questions(engine, load_questions(path))
     if as_json:
-        from dataclasses import asdict
-
         print(json.dumps(asdict(report), ensure_ascii=False))
         return 0
     print(f"{path.name}: {report.questions} questions ({report.answerable} answerable) in {report.seconds:.1f} s")
     print(f"  hit@1 {report.hit1:.3f}   hit@5 {report.hit5:.3f}   MRR@10 {report.mrr10:.3f}")
-    print(f"  answer text holds the expected string: {report.answer_contains:.3f}")
+    print(f"  answer text holds the expected string: {report.answer_contains:.3f}   "
+          f"its first sentence: {report.first_sentence:.3f}")
+    print(f"  short answers: {report.short_given} given, {report.short_right} right")
     print(f"  abstention accuracy {report.abstention_accuracy:.3f} "
           f"({report.false_abstentions} answerable abstained, {report.false_answers} unanswerable answered)")
+    if report.by_type or len(report.by_lang) > 1:
+        print(f"  {'type':<11}{'n':>4}{'hit@1':>8}{'hit@5':>8}{'answer':>8}{'first':>8}{'short':>8}")
+        for name, t in [*sorted(report.by_type.items()), *sorted((f"lang {k}", v) for k, v in report.by_lang.items())]:
+            print(f"  {name:<11}{t.questions:>4}{t.hit1:>8.3f}{t.hit5:>8.3f}{t.answer_contains:>8.3f}"
+                  f"{t.first_sentence:>8.3f}{f'{t.short_right}/{t.short_given}':>8}")
+    for m in report.misses:
+        print(f"  - {m}")
+    return 0
+
+
+# ---------------------------------------------------------------- dialogues
+
+
+def load_dialogues(path: Path) -> list[dict]:
+    """Read a dialogue set: ``{"id", "turns": [str, ...], "answers", "answerable", "merge", ...}``."""
+    rows = load_questions(path)
+    for n, row in enumerate(rows, 1):
+        if not isinstance(row.get("turns"), list) or not row["turns"]:
+            raise UserError(f"{path}:{n}: a dialogue needs a non-empty list of \"turns\"")
+    return rows
+
+
+@dataclass
+class DialogueReport:
+    """Figures for a dialogue set: how the last turn of each dialogue is answered."""
+
+    dialogues: int = 0
+    right: float = 0.0  # the last answer holds an expected string, or abstains when it should
+    followups_right: float = 0.0  # of the dialogues whose last turn is a follow-up
+    followups: int = 0
+    standalone: int = 0
+    wrongly_merged: int = 0  # a stand-alone last turn rewritten with the turns before
+    by_kind: dict[str, list[int]] = field(default_factory=dict)  # kind -> [right, total]
+    seconds: float = 0.0
+    misses: list[str] = field(default_factory=list)
+
+
+def evaluate_dialogues(start_conversation, dialogues: list[dict]) -> DialogueReport:
+    """Ask each dialogue's turns, in order, in one conversation (``start_conversation()`` gives
+    an object whose ``ask(question)`` returns an Answer); score the last turn."""
+    r = DialogueReport(dialogues=len(dialogues))
+    t0 = time.perf_counter()
+    for d in dialogues:
+        conv = start_conversation()
+        answer = None
+        for turn in d["turns"]:
+            answer = conv.ask(turn)
+        merged = getattr(answer, "understood_as", None) is not None
+        if d.get("answerable", True):
+            ok = not answer.abstained and holds(answer.answer, d["answers"])
+        else:
+            ok = answer.abstained
+        if d.get("merge", True):
+            r.followups += 1
+            r.followups_right += ok
+        else:
+            r.standalone += 1
+            if merged:
+                r.wrongly_merged += 1
+                r.misses.append(f"{d.get('id')}: merged, should stand alone — {d['turns'][-1]!r} "
+                                f"as {answer.understood_as!r}")
+        r.right += ok
+        kind = r.by_kind.setdefault(d.get("kind", "?"), [0, 0])
+        kind[0] += ok
+        kind[1] += 1
+        if not ok:
+            how = f" (understood as {answer.understood_as!r})" if merged else ""
+            r.misses.append(f"{d.get('id')}: {' / '.join(d['turns'])}{how}")
+    r.right /= max(r.dialogues, 1)
+    r.followups_right /= max(r.followups, 1)
+    r.seconds = time.perf_counter() - t0
+    return r
+
+
+def run_dialogues(start_conversation, path: Path, as_json: bool = False) -> int:
+    """``qa eval --dialogues FILE``: print the figures for a dialogue set."""
+    report = evaluate_dialogues(start_conversation, load_dialogues(path))
+    if as_json:
+        print(json.dumps(asdict(report), ensure_ascii=False))
+        return 0
+    print(f"{path.name}: {report.dialogues} dialogues in {report.seconds:.1f} s")
+    print(f"  last turn answered right: {report.right:.3f}   follow-ups: {report.followups_right:.3f} "
+          f"of {report.followups}")
+    print(f"  stand-alone last turns merged with the turns before: {report.wrongly_merged} of {report.standalone}")
+    for kind, (ok, total) in sorted(report.by_kind.items()):
+        print(f"    {kind:<15} {ok}/{total}")
     for m in report.misses:
         print(f"  - {m}")
     return 0

@@ -122,3 +122,41 @@ def test_independent_set_is_grounded(seeds, name):
         assert bool(q["answers"]) == _is_answerable(q), q["id"]
         for answer in q["answers"]:
             assert any(_norm(answer) in t for t in texts), f"{q['id']}: {answer!r}"
+
+
+TYPES = {"who", "where", "when", "number", "list", "why", "yesno", "definition", "statement", "present"}
+
+
+def test_typed_set_is_grounded(seeds):
+    rows = _load(EVAL_DIR / "questions_typed.jsonl")
+    assert len({q["id"] for q in rows}) == len(rows)
+    en_rows = [q for q in rows if q["lang"] == "en" and _is_answerable(q)]
+    ru_rows = [q for q in rows if q["lang"] == "ru" and _is_answerable(q)]
+    assert len(en_rows) >= 60 and len(ru_rows) >= 20
+    for t in TYPES:
+        assert sum(q["type"] == t for q in en_rows) >= 6, t
+    for q in rows:
+        assert q["type"] in TYPES, q["id"]
+        assert bool(q["answers"]) == _is_answerable(q), q["id"]
+        for answer in q["answers"]:
+            assert any(_norm(answer) in seeds[d] for d in q["doc_ids"]), f"{q['id']}: {answer!r}"
+
+
+def test_dialogue_set_is_grounded(seeds):
+    rows = _load(EVAL_DIR / "dialogues.jsonl")
+    assert len(rows) >= 30 and len({d["id"] for d in rows}) == len(rows)
+    assert sum(not d["merge"] for d in rows) >= 8
+    for d in rows:
+        assert 2 <= len(d["turns"]) <= 3 and all(t.strip() for t in d["turns"]), d["id"]
+        assert bool(d["answers"]) == d["answerable"], d["id"]
+        for answer in d["answers"]:
+            assert any(_norm(answer) in seeds[x] for x in d["doc_ids"]), f"{d['id']}: {answer!r}"
+
+
+def test_statement_labels_are_verbatim(seeds):
+    raw = {p.stem: " ".join(p.read_text(encoding="utf-8").split()) for p in SEEDS_DIR.glob("*.txt")}
+    rows = _load(EVAL_DIR / "statements.jsonl")
+    assert len(rows) >= 50
+    for r in rows:
+        assert r["sentence"] in raw[r["doc_id"]], r["sentence"][:60]
+        assert r["speaker"] or r.get("mentions"), r["sentence"][:60]
