@@ -35,11 +35,14 @@ def questions() -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--index-dir", type=Path, required=True)
+    ap.add_argument("--mode", default="rerank", help="search mode (rerank, hybrid, dense, bm25)")
+    ap.add_argument("--k", type=int, default=10)
     args = ap.parse_args()
     engine = Engine.open(args.index_dir, build_if_missing=False)
     for q in questions():
-        print(json.dumps(asdict(engine.ask(q)), ensure_ascii=False))
-        hits = engine.search(q, k=10)
+        if args.mode == "rerank":
+            print(json.dumps(asdict(engine.ask(q)), ensure_ascii=False))
+        hits = engine.search(q, k=args.k, mode=args.mode)
         print(json.dumps({"query": q, "results": [asdict(h) for h in hits]}, ensure_ascii=False))
 
 

@@ -54,7 +54,8 @@ from telegram.ext import (
 from bot.feedback import FeedbackStore
 from bot.limits import Allowlist, RateLimiter
 from bot.render import esc, render_answer, render_help, render_hits, render_passages, render_sources, render_start
-from qa.engine import MAX_QUESTION_CHARS, QuestionError, clean_question
+from qa.errors import QuestionError
+from qa.query import MAX_QUESTION_CHARS, clean_question
 from qa.types import Answer
 
 log = logging.getLogger(__name__)

@@ -211,10 +211,10 @@ def retrieve(engine, queries: dict[str, str], mode: str, k: int = DEPTH,
 
 def mode_available(mode: str) -> str | None:
     """``None`` if the engine supports ``mode``, else why not."""
-    from qa.retrieve import Retriever
+    from qa.retrieve import Mode
 
-    if mode == "rerank" and not hasattr(Retriever, "rerank"):
-        return "the engine has no rerank mode yet"
+    if mode not in {m.value for m in Mode}:
+        return f"the engine has no {mode} mode"
     return None
 
 

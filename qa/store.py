@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from qa.errors import IndexUnusable, LockedError  # noqa: F401 (re-exported)
+from qa.types import CorpusStats, SourceInfo
 
 FORMAT_VERSION = 1
 CURRENT = "CURRENT"
@@ -227,3 +228,23 @@ def open_db(path: Path) -> sqlite3.Connection:
     except sqlite3.DatabaseError as exc:
         raise IndexUnusable(f"index file {path} is corrupt; rebuild it with `qa index --full`") from exc
     return db
+
+
+def read_sources(db: sqlite3.Connection) -> list[SourceInfo]:
+    """The indexed articles, newest first (undated last, by the latest year they mention)."""
+    q = "SELECT doc_id, title, source, date, path, language, passages, year_hint FROM docs"
+    rows = db.execute(q).fetchall()
+    rows.sort(key=lambda r: (r[3] or "", r[7] or 0, r[0]), reverse=True)
+    return [SourceInfo(*r[:7]) for r in rows]
+
+
+def read_stats(db: sqlite3.Connection, passages: int) -> CorpusStats:
+    """Counts, outlets and date range of the indexed articles."""
+    src = read_sources(db)
+    dates = sorted(s.date for s in src if s.date)
+    hints = [y for (y,) in db.execute("SELECT year_hint FROM docs WHERE date IS NULL AND year_hint IS NOT NULL")]
+    return CorpusStats(documents=len(src), passages=passages,
+                       outlets=sorted({s.source for s in src if s.source}),
+                       date_min=dates[0] if dates else None, date_max=dates[-1] if dates else None,
+                       undated=sum(1 for s in src if not s.date),
+                       years_mentioned=(min(hints), max(hints)) if hints else None)

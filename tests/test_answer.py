@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from qa import answer as ans
+from qa import attribution, query
+from qa.answer import abstain, select
 
 
 @pytest.mark.parametrize("sentence, prev, expected", [
@@ -20,26 +21,26 @@ from qa import answer as ans
     ("It will give Russia a lever, he added, but Kono said it would not.", True, False),  # another speaker
 ])
 def test_statements_by_lavrov(sentence, prev, expected):
-    assert ans.is_statement_by(sentence, "Lavrov", prev) is expected
+    assert attribution.is_statement_by(sentence, "Lavrov", prev) is expected
 
 
 def test_a_sentence_opening_with_a_reference_is_shown_with_the_one_before():
     before = "In 2022, Moscow terminated the agreement on facilitated visits to the Kuril Islands."
-    assert ans.with_antecedent("It was signed in 1999.", before) == f"{before} It was signed in 1999."
-    assert ans.with_antecedent("The agreement was signed in 1999.", before) == "The agreement was signed in 1999."
-    assert ans.with_antecedent("It was signed in 1999.", None) == "It was signed in 1999."
-    assert ans.with_antecedent("Items were listed.", before) == "Items were listed."  # "It" only as a word
+    assert select.with_antecedent("It was signed in 1999.", before) == f"{before} It was signed in 1999."
+    assert select.with_antecedent("The agreement was signed in 1999.", before) == "The agreement was signed in 1999."
+    assert select.with_antecedent("It was signed in 1999.", None) == "It was signed in 1999."
+    assert select.with_antecedent("Items were listed.", before) == "Items were listed."  # "It" only as a word
 
 
 def test_abstention_rule():
-    assert not ans.should_abstain(best_dense=0.6, best_coverage=0.0)  # close in meaning
-    assert not ans.should_abstain(best_dense=0.3, best_coverage=0.8)  # shares the key terms
-    assert ans.should_abstain(best_dense=0.3, best_coverage=0.2)
-    assert ans.should_abstain(best_dense=0.1, best_coverage=1.0)  # words match, meaning does not
+    assert not abstain.should_abstain(best_dense=0.6, best_coverage=0.0)  # close in meaning
+    assert not abstain.should_abstain(best_dense=0.3, best_coverage=0.8)  # shares the key terms
+    assert abstain.should_abstain(best_dense=0.3, best_coverage=0.2)
+    assert abstain.should_abstain(best_dense=0.1, best_coverage=1.0)  # words match, meaning does not
 
 
 def _row(row: int, doc: str, sentences: list[str]):
-    from qa.retrieve import PassageRow
+    from qa.passages import PassageRow
 
     text = " ".join(sentences)
     return PassageRow(row, f"{doc}#{row}", doc, text, 0, len(text), [(0, 0, s) for s in sentences],
@@ -57,33 +58,26 @@ def test_statements_on_a_topic_leave_out_the_unrelated_ones():
     cos = {0: 0.6, 1: 0.5}
     terms = question_terms("missile defense in Japan")
     weights = {t: 1.0 for t in terms}
-    on_topic = ans.pick_statements(rows, cos, "Lavrov", terms, weights)
+    on_topic = select.pick_statements(rows, cos, "Lavrov", terms, weights)
     assert [p.passage.row for p in on_topic] == [0]
-    everything = ans.pick_statements(rows, cos, "Lavrov", [], {})  # "What did Lavrov say?": all of it
+    everything = select.pick_statements(rows, cos, "Lavrov", [], {})  # "What did Lavrov say?": all of it
     assert len(everything) == 3
 
 
 def test_speaker_passages_are_favoured_for_what_did_x_say():
-    from qa.engine import SPEAKER_WEIGHT, Engine
-    from qa.retrieve import Candidate
+    from qa.passages import Candidate
+    from qa.query import parse_query
+    from qa.scorers import WEIGHTS, Pool, speaker
 
     rows = {0: _row(0, "a", ["Kono and Lavrov were held in Munich after the summit."]),  # mentions Kono
             1: _row(1, "b", ["Kono told reporters the talks cannot be concluded overnight."])}  # Kono speaks
-
-    class Retriever:
-        def hybrid(self, query, qvec, k, mode, qtokens=None, boost=None, starts=None):
-            # Two passages the other signals score apart by half the speaker bonus.
-            cands = [Candidate(0, 1.0, 0.5, 1.0), Candidate(1, 1.0 - SPEAKER_WEIGHT / 2, 0.5, 1.0)]
-            for c in cands:
-                c.score += boost(rows[c.row]) if boost else 0.0
-            return sorted(cands, key=lambda c: -c.score)[:k]
-
-    engine = Engine.__new__(Engine)
-    ranked = engine._ranked(Retriever(), "What did Kono tell reporters about the talks?", None, 2, "rerank")
-    assert [c.row for c in ranked] == [1, 0]
-    plain = engine._ranked(Retriever(), "When were the talks in Munich?", None, 2, "rerank")
-    assert [c.row for c in plain] == [0, 1]
-    assert ans.speaks_in(rows[1], "Kono") and not ans.speaks_in(rows[0], "Kono")
+    cands = [Candidate(0, 0.0, 0.5, 1.0), Candidate(1, 0.0, 0.5, 1.0)]
+    w = WEIGHTS["speaker"]
+    said = Pool(parse_query("What did Kono tell reporters about the talks?"), None, cands, rows)
+    assert speaker(said, w) == [0.0, w]
+    plain = Pool(parse_query("When were the talks in Munich?"), None, cands, rows)
+    assert speaker(plain, w) == [0.0, 0.0]
+    assert attribution.speaks_in(rows[1], "Kono") and not attribution.speaks_in(rows[0], "Kono")
 
 
 def test_a_sentence_is_never_shown_twice():
@@ -92,8 +86,8 @@ def test_a_sentence_is_never_shown_twice():
     joined = f"{quote} {said}"
     later = _row(1, "a", [said, "Another statement entirely, about visas."])  # the next passage
     earlier = _row(0, "a", [quote, said])
-    picked = ans._best_first([ans.Picked(said, later, 0.9, 1.0), ans.Picked(joined, earlier, 0.5, 0.8),
-                              ans.Picked("Another statement entirely, about visas.", later, 0.7, 1.0)], 5)
+    picked = select._best_first([select.Picked(said, later, 0.9, 1.0), select.Picked(joined, earlier, 0.5, 0.8),
+                              select.Picked("Another statement entirely, about visas.", later, 0.7, 1.0)], 5)
     assert [x.text for x in picked] == [joined, "Another statement entirely, about visas."]
     assert sum(x.text.count(said) for x in picked) == 1
     # the joined text is cited to the passage that holds all of it, at the first one's place
@@ -105,8 +99,8 @@ def test_recent_questions_order_sources_by_full_date():
     early.date, late.date = "2019-01-15", "2019-02-17"
     undated = _row(2, "c", ["Undated news about the talks."])
     undated.date, undated.year_hint = None, 2025
-    items = [ans.Picked(r.sentences[0][2], r, 1.0, 1.0) for r in (early, late, undated)]
-    assert [x.passage.row for x in ans.best_sentences(items, recent=True)] == [2, 1, 0]
+    items = [select.Picked(r.sentences[0][2], r, 1.0, 1.0) for r in (early, late, undated)]
+    assert [x.passage.row for x in select.best_sentences(items, recent=True)] == [2, 1, 0]
 
 
 def test_a_sentence_close_in_meaning_is_chosen_over_one_sharing_words():
@@ -118,9 +112,9 @@ def test_a_sentence_close_in_meaning_is_chosen_over_one_sharing_words():
     cand = SimpleNamespace(row=0, score=1.0, dense=0.5)
     terms = ["kono", "accord", "effect"]
     weights = {t: 1.0 for t in terms}
-    assert ans.pick_sentences([cand], {0: p}, terms, weights, False, limit=1)[0].text == words
+    assert select.pick_sentences([cand], {0: p}, terms, weights, False, limit=1)[0].text == words
     late = {0: [0.4, 0.9]}  # MaxSim: "tax accord ... taken effect" ~ "taxation ... come into force"
-    assert ans.pick_sentences([cand], {0: p}, terms, weights, False, limit=1, late=late)[0].text == meaning
+    assert select.pick_sentences([cand], {0: p}, terms, weights, False, limit=1, late=late)[0].text == meaning
 
 
 @pytest.mark.parametrize("question, recent", [
@@ -133,14 +127,14 @@ def test_a_sentence_close_in_meaning_is_chosen_over_one_sharing_words():
     ("What recent achievements did Kono point to in January 2019?", False),
 ])
 def test_recent_mode_is_for_questions_about_the_present(question, recent):
-    assert ans.wants_recent(question) is recent
+    assert query.wants_recent(question) is recent
 
 
 def test_a_dialogue_dash_opens_the_quote_that_the_attribution_closes():
     p = _row(0, "a", ["The Kremlin positively assessed the new government's aims.",
                       "— Rather, such statements can be welcomed.",
                       'We are also supporters of concluding a peace treaty," said Dmitry Peskov.'])
-    (only,) = ans.pick_statements({0: p}, {0: 0.5}, "Peskov", [], {})
+    (only,) = select.pick_statements({0: p}, {0: 0.5}, "Peskov", [], {})
     assert only.text == ("— Rather, such statements can be welcomed. We are also supporters of concluding a "
                          'peace treaty," said Dmitry Peskov.')
 
@@ -151,11 +145,11 @@ def test_a_quote_cut_into_sentences_is_gathered_whole():
                       "In addition, economic ties are developing consistently ...",
                       'There is great potential in relations between Russia and Japan," Kono said.',
                       "Lavrov, for his part, indicated interest."])
-    got = [x.text for x in ans.pick_statements({0: p}, {0: 0.5}, "Kono", [], {})]
+    got = [x.text for x in select.pick_statements({0: p}, {0: 0.5}, "Kono", [], {})]
     assert got == [" ".join(t for _, _, t in p.sentences[1:4])]
     # a sentence with other quote marks in between: where the quote opens is unclear, so not joined
     q = _row(1, "b", ['"One," he said.', 'He cited "three" things.', 'Five," Kono said.'])
-    assert [x.text for x in ans.pick_statements({1: q}, {1: 0.5}, "Kono", [], {})] == ['Five," Kono said.']
+    assert [x.text for x in select.pick_statements({1: q}, {1: 0.5}, "Kono", [], {})] == ['Five," Kono said.']
 
 
 @pytest.mark.parametrize("sentences, surname, expected", [
@@ -182,4 +176,4 @@ def test_a_quote_cut_into_sentences_is_gathered_whole():
 ])
 def test_statements_are_not_given_to_the_wrong_speaker(sentences, surname, expected):
     p = _row(0, "a", sentences)
-    assert sorted(x.text for x in ans.pick_statements({0: p}, {0: 0.5}, surname, [], {})) == sorted(expected)
+    assert sorted(x.text for x in select.pick_statements({0: p}, {0: 0.5}, surname, [], {})) == sorted(expected)

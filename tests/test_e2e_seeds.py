@@ -107,9 +107,9 @@ def test_token_states_come_from_the_vectors_forward_pass(index_dir):
         assert np.allclose(np.linalg.norm(s.states, axis=1), 1.0, atol=1e-5)
     tokens = TokenIndex(open_current(index_dir).path / "tokens")
     engine = Engine(index_dir)
-    assert tokens.size == engine._retriever.size
+    assert tokens.size == engine.index.size
     # A passage's own sentence finds its tokens again (int8 storage keeps cosines).
     row = 0
-    own = engine._retriever.passages([row])[row].text
+    own = engine.index.passages([row])[row].text
     _, (q,) = enc.encode_tokens([own])
     assert tokens.maxsim(q.states, np.ones(len(q.ids)), [row])[row] > 0.9

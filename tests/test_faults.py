@@ -8,8 +8,10 @@ import textwrap
 
 import pytest
 
-from qa.engine import Engine, QuestionError, clean_question
+from qa.engine import Engine
+from qa.errors import QuestionError
 from qa.indexer import build_index
+from qa.query import clean_question
 from qa.store import current_version_name
 from tests.conftest import ROOT
 
@@ -54,16 +56,16 @@ def test_hot_reload_between_questions(tmp_path, seeds_copy, hash_encoder, cache_
     root = tmp_path / "idx"
     build_index([seeds_copy], root)
     engine = Engine(root)
-    old = engine._retriever
+    old = engine.index
     assert not engine.reload_if_changed()
     (seeds_copy / "zebra.txt").write_text("Zebra news\nThe zebra crossed the Nemuro strait. It swam well.\n")
     build_index([seeds_copy], root)
     # A question that started on the old version finishes there.
-    assert old.hybrid("Habomai", None, k=1, mode="bm25")
+    assert old.bm25("Habomai", 1)
     assert engine.reload_if_changed()
     assert engine.search("zebra Nemuro", k=1)[0].doc_id == "zebra"
     # The old version's files are still readable by the reader that opened them.
-    assert old.hybrid("Habomai", None, k=1, mode="bm25")
+    assert old.bm25("Habomai", 1)
     # Once the last question using it is done, the old reader is freed (its SQLite handle closed).
     import gc
     import weakref

@@ -8,7 +8,7 @@ from qa.chunking import chunk_document, normalize_ws
 from qa.corpus import Document
 from qa.engine import Engine
 from qa.indexer import build_index
-from qa.retrieve import PassageRow, fold_overlaps
+from qa.passages import PassageRow, fold_overlaps
 
 ORIGINAL = ("Lavrov met Kono in Moscow on Monday.  The talks lasted four hours.\n"
             "Kono said a deal could not be reached overnight. He called for patience.\n\n"
@@ -83,8 +83,7 @@ def test_search_results_share_no_sentence(seeds_engine, seeds_copy):
 
 
 def test_cited_passages_that_overlap_are_one_source():
-    from qa.answer import Picked
-    from qa.engine import _compose
+    from qa.answer import Picked, compose
 
     rows = _rows()
 
@@ -94,7 +93,7 @@ def test_cited_passages_that_overlap_are_one_source():
     # rows 1, 2, 3 form a chain (1 and 3 share nothing, 2 overlaps both); rows[2] is cited twice
     picked = [pick(rows[2], 1, 0.9), pick(rows[5], 1, 0.8), pick(rows[3], 1, 0.7), pick(rows[1], 0, 0.6),
               pick(rows[2], 0, 0.5)]
-    a = _compose("q", picked, recent=False)
+    a = compose("q", picked, recent=False)
     assert [m for m in a.answer.split() if m.startswith("[")] == ["[1]", "[2]", "[1]", "[1]", "[1]"]
     assert [(c.n, c.chunk_id) for c in a.citations] == [
         (1, f"{rows[1].chunk_id}+{rows[2].chunk_id}+{rows[3].chunk_id}"), (2, rows[5].chunk_id)]

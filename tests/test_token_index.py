@@ -7,6 +7,7 @@ from embeddings import token_index
 from embeddings.token_index import Quantized, TokenIndex, TokenStates
 from qa.engine import Engine
 from qa.indexer import build_index
+from qa.scorers import late_query, sentence_scores
 from qa.store import IndexUnusable, open_current
 
 
@@ -83,18 +84,18 @@ def test_an_index_without_token_states_gets_them_when_refreshed(tmp_path, seeds_
 
 def test_rerank_adds_maxsim_to_the_top_candidates(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
     import qa.retrieve
+    from qa.scorers import LATE_STAGE, WEIGHTS, late_query
 
     root = tmp_path / "idx"
     build_index([seeds_copy], root)
     engine = Engine(root)
-    r = engine._retriever
-    question = "Which village on Shikotan is Malokurilskoye?"
-    with_late = engine._candidates(r, question, 3)
-    weight = qa.retrieve.LATE_WEIGHT
-    monkeypatch.setattr(qa.retrieve, "LATE_WEIGHT", 0.0)
-    without = {c.row: c.score for c in engine._candidates(r, question, 10)}
-    vecs, states = engine._queries(r, [question])
-    late = r.maxsim(states[0], [c.row for c in with_late])
+    r = engine.index
+    query = engine.query("Which village on Shikotan is Malokurilskoye?")
+    with_late = qa.retrieve.retrieve(r, query, 3)
+    weight = WEIGHTS["maxsim"]
+    monkeypatch.setattr(qa.retrieve, "LATE_STAGE", tuple((n, 0.0 if n == "maxsim" else w, f) for n, w, f in LATE_STAGE))
+    without = {c.row: c.score for c in qa.retrieve.retrieve(r, query, 10)}
+    late = r.tokens.maxsim(*late_query(r, query.tokens), [c.row for c in with_late])
     assert min(late.values()) > 0
     for c in with_late:
         assert c.score == pytest.approx(without[c.row] + weight * late[c.row], abs=1e-4)
@@ -144,17 +145,23 @@ def test_inconsistent_token_files_are_rejected(tmp_path):
         TokenIndex(tmp_path)
 
 
-def test_rerank_boost_counts_before_maxsim(tmp_path, seeds_copy, token_encoder, cache_dir):
+def test_first_stage_scores_count_before_maxsim(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
+    import qa.retrieve
+    from qa.scorers import FIRST_STAGE
+
     root = tmp_path / "idx"
     build_index([seeds_copy], root)
     engine = Engine(root)
-    r = engine._retriever
-    question = "Which village on Shikotan is Malokurilskoye?"
-    vecs, states = engine._queries(r, [question])
-    plain = r.hybrid(question, vecs[0], k=15, mode="rerank", qtokens=states[0])
-    last = plain[-1].row  # outside the MaxSim top 10: a large enough boost still brings it first
-    boosted = r.hybrid(question, vecs[0], k=15, mode="rerank", qtokens=states[0],
-                       boost=lambda p: 10.0 if p.row == last else 0.0)
+    r = engine.index
+    query = engine.query("Which village on Shikotan is Malokurilskoye?")
+    plain = qa.retrieve.retrieve(r, query, 15)
+    last = plain[-1].row  # outside the MaxSim top 10: a large enough first-stage score still brings it first
+
+    def boost(pool, w):
+        return [w if c.row == last else 0.0 for c in pool.cands]
+
+    monkeypatch.setattr(qa.retrieve, "FIRST_STAGE", (*FIRST_STAGE, ("boost", 10.0, boost)))
+    boosted = qa.retrieve.retrieve(r, query, 15)
     assert boosted[0].row == last and plain[0].row != last
 
 
@@ -229,15 +236,14 @@ def test_sentence_maxsim_scores_each_sentence_by_its_own_tokens(tmp_path, seeds_
 
     build_index([seeds_copy], tmp_path / "idx")
     engine = Engine(tmp_path / "idx")
-    r = engine._retriever
+    r = engine.index
     p = next(p for p in r.passages(list(range(r.size))).values() if len(p.sentences) >= 3)
-    target = p.sentences[1][2]
-    _, states = engine._queries(r, [target])
+    pieces = late_query(r, engine.query(p.sentences[1][2]).tokens)
     starts = np.array([a for a, _ in token_encoder.token_spans([embed_text(p.title, p.text)])[0]])
-    late = r.sentence_maxsim(states[0], [p], lambda _: starts)[p.row]
+    late = sentence_scores(r, pieces, [p], lambda _: starts)[p.row]
     assert len(late) == len(p.sentences) and late[1] == pytest.approx(1.0, abs=0.01)
     assert max(late[0], *late[2:]) < late[1]
-    assert r.sentence_maxsim(states[0], [p], lambda _: starts[:-1]) == {p.row: None}  # not the stored tokens
+    assert sentence_scores(r, pieces, [p], lambda _: starts[:-1]) == {p.row: None}  # not the stored tokens
 
 
 def test_a_sentence_past_the_length_limit_gets_a_neutral_value(tmp_path, seeds_copy, token_encoder, cache_dir,
@@ -246,12 +252,12 @@ def test_a_sentence_past_the_length_limit_gets_a_neutral_value(tmp_path, seeds_c
 
     build_index([seeds_copy], tmp_path / "idx")
     engine = Engine(tmp_path / "idx")
-    r = engine._retriever
+    r = engine.index
     p = next(p for p in r.passages(list(range(r.size))).values() if len(p.sentences) >= 3)
-    _, states = engine._queries(r, [p.sentences[0][2]])
+    pieces = late_query(r, engine.query(p.sentences[0][2]).tokens)
     starts = np.array([a for a, _ in token_encoder.token_spans([embed_text(p.title, p.text)])[0]])
     keep = int(np.searchsorted(starts, starts[-1] - len(p.sentences[-1][2]) + 1))  # the last sentence cut off
     full = r.tokens.states_of
     monkeypatch.setattr(r.tokens, "states_of", lambda row: full(row)[:keep])
-    late = r.sentence_maxsim(states[0], [p], lambda _: starts[:keep])[p.row]
+    late = sentence_scores(r, pieces, [p], lambda _: starts[:keep])[p.row]
     assert late[-1] == pytest.approx(float(np.mean(late[:-1])), abs=1e-6) and late[0] > late[-1]

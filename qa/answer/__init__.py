@@ -1,0 +1,107 @@
+"""Extractive answers: choose the sentences that answer, cite each, or abstain.
+
+``answer`` takes the ranked passages of any question; ``statements`` the passages naming the X of
+"what did X say (about Y)". Both read a :class:`Space`: the question's vector and a way to compare
+texts with it, in MiniLM's space for English questions or the multilingual one for questions in
+another script. This package reads retrieval's types and never the index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from qa.answer.abstain import COVERAGE_MIN, DENSE_ANSWERABLE, should_abstain, should_abstain_foreign
+from qa.answer.compose import abstention, compose, not_on_topic, statements_header
+from qa.answer.select import (
+    ANSWER_PASSAGES,
+    MAX_STATEMENTS,
+    Picked,
+    best_sentences,
+    pick_by_meaning,
+    pick_sentences,
+    pick_statements,
+    when,
+)
+from qa.lexical import coverage, tokenize
+from qa.passages import Candidate, PassageRow
+from qa.query import Query, question_names
+from qa.types import Answer
+
+
+@dataclass(frozen=True)
+class Space:
+    """The vector space a question is compared in: MiniLM, or multilingual for another script."""
+
+    multilingual: bool
+    vector: np.ndarray
+    encode: Callable[[list[str]], np.ndarray]
+
+    def similarity(self, texts: list[str]) -> np.ndarray:
+        """Cosine of each text with the question."""
+        return self.encode(texts) @ np.ravel(self.vector)
+
+
+def answer(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], weights: dict[str, float],
+           space: Space) -> Answer:
+    """The best sentences of the ranked passages ``cands`` (``weights``: the IDF of the
+    question's terms, a term no article uses weighted as the rarest), or an abstention."""
+    if space.multilingual:
+        return _by_meaning(query, cands, rows, space)
+    terms = list(query.terms)
+    best_cov = max((coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
+    best_dense = max((c.dense for c in cands), default=0.0)
+    doubtful = should_abstain(best_dense, best_cov)
+    if not cands or (doubtful and best_cov < COVERAGE_MIN):
+        return abstention(query.text)
+    late = {c.row: c.sentence_late for c in cands[:ANSWER_PASSAGES]}  # from the rerank
+    picked = pick_sentences(cands, rows, terms, weights, query.recent, late=late)
+    if doubtful:
+        # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
+        # judge it by the best sentences too (rarely needed, so they are encoded only here).
+        if not picked:
+            return abstention(query.text)
+        sentence_dense = float(np.max(space.similarity([p.text for p in picked[:3]])))
+        if should_abstain(max(best_dense, sentence_dense), best_cov):
+            return abstention(query.text)
+    return compose(query.text, picked, query.recent)
+
+
+def _by_meaning(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], space: Space) -> Answer:
+    """A question in another script: abstain unless a passage is close in the multilingual space
+    or a name it gives occurs in the articles; sentences chosen by meaning."""
+    names = [t for n in question_names(query.text) for t in tokenize(n)]
+    name_match = bool(names) and any(set(names) & set(tokenize(p.text)) for p in rows.values())
+    if not cands or should_abstain_foreign(max(c.dense for c in cands), name_match):
+        return abstention(query.text)
+    return compose(query.text, pick_by_meaning(cands, rows, space.similarity, query.recent), query.recent)
+
+
+def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float], weights: dict[str, float],
+               space: Space) -> Answer | None:
+    """What the speaker of ``query`` said, from ``rows`` (the passages naming them; ``cos``: their
+    cosine with the question, or with "X topic" when it has one; ``weights``: the IDF of the
+    topic's terms), or None when no sentence of theirs is found (answer from the passages then)."""
+    who = query.speaker
+    header = statements_header(who.name)
+    if space.multilingual:  # no terms to match: every statement, the closest to the topic by meaning first
+        picked = pick_statements(rows, cos, who.surname, [], {}, limit=3 * MAX_STATEMENTS)
+        if picked and who.topic:
+            sims = space.similarity([p.text for p in picked])
+            picked = [picked[i] for i in np.argsort(-sims, kind="stable")]
+        picked = picked[:MAX_STATEMENTS]
+        return compose(query.text, picked, False, header=header) if picked else None
+    terms = list(who.topic_terms) if who.topic else []
+    picked = pick_statements(rows, cos, who.surname, terms, weights)
+    if not picked:
+        return None
+    if who.topic and terms and max(coverage(terms, weights, s.text) for s in picked) == 0 \
+            and max(cos.values()) < DENSE_ANSWERABLE:
+        return abstention(query.text, not_on_topic(who.name, who.topic))
+    return compose(query.text, picked, False, header=header)
+
+
+__all__ = ["Picked", "Space", "abstention", "answer", "best_sentences", "compose", "pick_statements", "statements",
+           "when"]
