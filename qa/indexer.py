@@ -168,6 +168,43 @@ def _previous_tokens(live: Version, keys: list[str]) -> dict[str, Quantized]:
         return {}
 
 
+@dataclass
+class Plan:
+    """What a build starts from: the live version it may reuse, and whether anything changed."""
+
+    inputs: dict[str, str]  # file -> sha256
+    live: Version | None  # the live version, None when missing, unusable or damaged
+    old: dict  # its manifest ({} without one)
+    previous_docs: dict  # the documents it held (also when damaged: for the report)
+    model_fp: str
+    multilingual_fp: str | None  # None: no multilingual vectors wanted
+    tokens_setting: bool  # QA_TOKEN_STATES
+    up_to_date: bool = False
+
+
+def plan(paths: list[Path], root: Path, full: bool, model_fp: str, multilingual_fp: str | None,
+         warn: Callable[[str], None]) -> Plan:
+    """Compare the inputs and settings with the live version (call it holding the index lock)."""
+    inputs = input_fingerprints(paths)
+    try:
+        live = open_current(root)
+    except IndexUnusable:
+        live = None
+    damaged = live and _damaged_files(live.path, live.manifest)
+    previous_docs = live.manifest.get("documents", {}) if live else {}
+    if damaged:
+        warn(f"index files in {live.path} changed on disk ({', '.join(damaged)}): rebuilding them")
+        live = None
+    old = live.manifest if live else {}
+    tokens_setting = os.environ.get("QA_TOKEN_STATES", "1") != "0"
+    up_to_date = bool(not full and live and old.get("format_version") == FORMAT_VERSION
+                      and old.get("pipeline_version", 1) == PIPELINE_VERSION
+                      and old.get("model", {}).get("fingerprint") == model_fp and old.get("inputs") == inputs
+                      and (old.get("multilingual") or {}).get("fingerprint") == multilingual_fp
+                      and old.get("token_states_setting", True) == tokens_setting)
+    return Plan(inputs, live, old, previous_docs, model_fp, multilingual_fp, tokens_setting, up_to_date)
+
+
 def build_index(paths: list[Path], root: Path, full: bool = False, progress: bool = False,
                 warn: Callable[[str], None] = log.warning, encoder: Encoder | None = None,
                 lock_wait: float = 0.0, multilingual_vectors: bool = True) -> IndexReport:
@@ -181,29 +218,12 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
     mpath = model_dir()
     mfp = model_fingerprint(mpath)
     with IndexLock(root, wait=lock_wait):
-        inputs = input_fingerprints(paths)
-        try:
-            live = open_current(root)
-        except IndexUnusable:
-            live = None
-        damaged = live and _damaged_files(live.path, live.manifest)
-        # What the live version held, for the report's added/changed/removed (also when it is damaged).
-        previous_docs = live.manifest.get("documents", {}) if live else {}
-        if damaged:
-            warn(f"index files in {live.path} changed on disk ({', '.join(damaged)}): rebuilding them")
-            live = None
-        old = live.manifest if live else {}
-        ml_fp = multilingual.fingerprint() if ml_on else None
-        tokens_setting = os.environ.get("QA_TOKEN_STATES", "1") != "0"
-        if (not full and live and old.get("format_version") == FORMAT_VERSION
-                and old.get("pipeline_version", 1) == PIPELINE_VERSION
-                and old.get("model", {}).get("fingerprint") == mfp and old.get("inputs") == inputs
-                and (old.get("multilingual") or {}).get("fingerprint") == ml_fp
-                and old.get("token_states_setting", True) == tokens_setting):
+        pl = plan(paths, root, full, mfp, multilingual.fingerprint() if ml_on else None, warn)
+        if pl.up_to_date:
             report.up_to_date = True
-            report.documents = len(old.get("documents", {}))
-            report.passages = int(old.get("passages", 0))
-            report.version = live.name
+            report.documents = len(pl.old.get("documents", {}))
+            report.passages = int(pl.old.get("passages", 0))
+            report.version = pl.live.name
             report.seconds = time.perf_counter() - t0
             return report
 
@@ -212,20 +232,13 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             where = ", ".join(str(p) for p in paths)
             raise InputError(f"no usable articles in {where} (.txt, .md, .html or a BEIR .jsonl); "
                              "the previous index, if any, is unchanged")
-        old_docs = old.get("documents", {}) if old.get("model", {}).get("fingerprint") == mfp else {}
-        for d in docs:
-            if d.doc_id not in previous_docs:
-                report.added.append(d.doc_id)
-            elif previous_docs[d.doc_id].get("fingerprint") != d.fingerprint:
-                report.changed.append(d.doc_id)
-        ids = {d.doc_id for d in docs}
-        report.removed = sorted(set(previous_docs) - ids)
-
+        _changes(report, pl.previous_docs, docs)
         passages: list[tuple[Document, Passage]] = [(d, p) for d in docs for p in chunk_document(d)]
         texts = [embed_text(d.title, p.text) for d, p in passages]
         keys = [text_key(t) for t in texts]
 
-        reuse = not full and bool(old_docs)
+        old, live = pl.old, pl.live
+        reuse = not full and bool(old.get("documents")) and old.get("model", {}).get("fingerprint") == mfp
         enc_box: list[Encoder] = [encoder] if encoder else []
 
         def main_encoder() -> Encoder:
@@ -233,51 +246,63 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
                 enc_box.append(load_encoder())
             return enc_box[0]
 
-        want_tokens = tokens_setting and len(texts) <= TOKEN_STATES_MAX
+        want_tokens = pl.tokens_setting and len(texts) <= TOKEN_STATES_MAX
         live_keys = _live_keys(live) if reuse and live else []
-        vectors, tokens, report.embedded, report.reused = _embed_main(
-            texts, keys, _previous_vectors(live, live_keys, "vectors.faiss") if live_keys else {},
-            _previous_tokens(live, live_keys) if live_keys and want_tokens else {}, main_encoder,
-            _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress, want_tokens)
-        dim = vectors.shape[1]
-        ml_vectors = None
+        main = embed(texts, keys, _previous_vectors(live, live_keys, "vectors.faiss") if live_keys else {},
+                     main_encoder, _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress,
+                     _previous_tokens(live, live_keys) if live_keys and want_tokens else {} if want_tokens else None)
+        report.embedded, report.reused = main.embedded, main.reused
+        ml = None
         if ml_on:
-            ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == multilingual.fingerprint()
-            ml_vectors, report.embedded_multilingual, _ = _embed(
-                texts, keys, _previous_vectors(live, live_keys, "vectors_ml.faiss") if ml_reuse and live_keys else {},
-                multilingual.MultilingualEncoder, _cache_file(multilingual.fingerprint()), multilingual.DIM,
-                progress)
+            ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == pl.multilingual_fp
+            ml = embed(texts, keys, _previous_vectors(live, live_keys, "vectors_ml.faiss") if ml_reuse and live_keys
+                       else {}, multilingual.MultilingualEncoder, _cache_file(pl.multilingual_fp), multilingual.DIM,
+                       progress)
+            report.embedded_multilingual = ml.embedded
 
         build = new_version_dir(root)
-        _write_version(build, docs, passages, texts, keys, vectors, progress)
-        if tokens is not None:
-            token_index.save(build / "tokens", tokens, dim)
-        if ml_vectors is not None:
-            vector_index.save(vector_index.build(ml_vectors), build / "vectors_ml.faiss")
-        manifest = {
-            "format_version": FORMAT_VERSION,
-            "pipeline_version": PIPELINE_VERSION,
-            "model": {"name": model_name(mpath), "fingerprint": mfp, "dim": int(dim)},
-            "multilingual": ({"name": multilingual.NAME, "fingerprint": multilingual.fingerprint(),
-                              "dim": multilingual.DIM} if ml_vectors is not None else None),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-            "sources": [str(p.resolve()) for p in paths],
-            "inputs": inputs,
-            "passages": len(passages),
-            "dense_index": "hnsw" if len(passages) >= vector_index.HNSW_MIN else "flat",
-            "token_states": tokens is not None,
-            "token_states_setting": tokens_setting,  # QA_TOKEN_STATES when built: a change rebuilds
-            "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title}
-                          for d in docs},
-        }
-        manifest["files"] = {str(f.relative_to(build)): f.stat().st_size
-                             for f in sorted(build.rglob("*")) if f.is_file()}
+        write_version(build, docs, passages, texts, keys, main, ml, progress)
+        manifest = make_manifest(build, pl, paths, docs, len(passages), model_name(mpath), main, ml)
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         report.version = publish(root, build).name
     report.documents = len(docs)
     report.passages = len(passages)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _changes(report: IndexReport, previous_docs: dict, docs: list[Document]) -> None:
+    """Fill the report's added, changed and removed documents."""
+    for d in docs:
+        if d.doc_id not in previous_docs:
+            report.added.append(d.doc_id)
+        elif previous_docs[d.doc_id].get("fingerprint") != d.fingerprint:
+            report.changed.append(d.doc_id)
+    report.removed = sorted(set(previous_docs) - {d.doc_id for d in docs})
+
+
+def make_manifest(build: Path, pl: Plan, paths: list[Path], docs: list[Document], passages: int,
+                  model: str, main: Embedded, ml: Embedded | None) -> dict:
+    """The new version's manifest (the sizes of the files already written in ``build`` included)."""
+    dim = main.vectors.shape[1]
+    manifest = {
+        "format_version": FORMAT_VERSION,
+        "pipeline_version": PIPELINE_VERSION,
+        "model": {"name": model, "fingerprint": pl.model_fp, "dim": int(dim)},
+        "multilingual": ({"name": multilingual.NAME, "fingerprint": pl.multilingual_fp,
+                          "dim": multilingual.DIM} if ml is not None else None),
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "sources": [str(p.resolve()) for p in paths],
+        "inputs": pl.inputs,
+        "passages": passages,
+        "dense_index": "hnsw" if passages >= vector_index.HNSW_MIN else "flat",
+        "token_states": main.tokens is not None,
+        "token_states_setting": pl.tokens_setting,  # QA_TOKEN_STATES when built: a change rebuilds
+        "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title} for d in docs},
+    }
+    manifest["files"] = {str(f.relative_to(build)): f.stat().st_size
+                         for f in sorted(build.rglob("*")) if f.is_file()}
+    return manifest
 
 
 def _damaged_files(version: Path, manifest: dict) -> list[str]:
@@ -292,68 +317,53 @@ def _damaged_files(version: Path, manifest: dict) -> list[str]:
     return bad
 
 
-def _embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_encoder: Callable[[], Encoder],
-           cache_path: Path, dim: int | None, progress: bool) -> tuple[np.ndarray, int, int]:
-    """Vectors for ``texts``: reused from ``known`` or the cache, else encoded (and cached).
+@dataclass
+class Embedded:
+    """Vectors (and token states, where wanted and given) for a build's passages."""
 
-    Returns (vectors, how many were encoded, how many were reused). The encoder is
-    created only if something must be encoded.
-    """
-    missing = [i for i, k in enumerate(keys) if k not in known]
-    embedded = 0
-    if missing:
-        enc = get_encoder()
-        dim = enc.dim
-        cache = EmbeddingCache(cache_path, dim)
-        try:
-            known.update(cache.get_many([keys[i] for i in missing]))
-            missing = [i for i, k in enumerate(keys) if k not in known]
-            if missing:
-                new = enc.encode([texts[i] for i in missing], progress=progress)
-                fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
-                known.update(fresh)
-                cache.put_many(fresh)
-                embedded = len(missing)
-        finally:
-            cache.close()
-    if dim is None:
-        dim = len(next(iter(known.values()))) if known else 384
-    vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
-    return vectors, embedded, len(keys) - embedded
+    vectors: np.ndarray
+    tokens: list[Quantized] | None
+    embedded: int  # how many were encoded
+    reused: int  # how many came from the live version or the cache
 
 
-def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray], known_tokens: dict[str, Quantized],
-                get_encoder: Callable[[], Encoder], cache_path: Path, dim: int | None, progress: bool,
-                want_tokens: bool) -> tuple[np.ndarray, list[Quantized] | None, int, int]:
-    """Vectors and token states of the main model (see :mod:`embeddings.token_index`):
-    reused from ``known``/``known_tokens`` or the cache, else encoded (and cached).
-
-    Returns (vectors, token states or None, how many were encoded, how many were reused).
-    Token states come from the vectors' forward pass, and are converted to int8 every
-    TOKEN_CHUNK texts. Without ``want_tokens``, or with an encoder that has none, this is
-    :func:`_embed`.
-    """
-    if not want_tokens:
-        vectors, embedded, reused = _embed(texts, keys, known, get_encoder, cache_path, dim, progress)
-        return vectors, None, embedded, reused
-    missing = [i for i, k in enumerate(keys) if k not in known or k not in known_tokens]
+def embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_encoder: Callable[[], Encoder],
+          cache_path: Path, dim: int | None, progress: bool,
+          known_tokens: dict[str, Quantized] | None = None) -> Embedded:
+    """Vectors for ``texts`` and, given ``known_tokens`` (a dict, possibly empty), their token states
+    (:mod:`embeddings.token_index`): reused from ``known``/``known_tokens`` or the cache, else encoded
+    (and cached). The encoder is created only if something must be encoded; token states come from
+    the vectors' forward pass, converted to int8 every TOKEN_CHUNK texts. An encoder that gives no
+    token states gives vectors alone (logged)."""
+    want_tokens = known_tokens is not None
+    missing = [i for i, k in enumerate(keys) if k not in known or (want_tokens and k not in known_tokens)]
     if not missing:
-        return np.stack([known[k] for k in keys]), [known_tokens[k] for k in keys], 0, len(keys)
+        if dim is None:
+            dim = len(next(iter(known.values()))) if known else 384
+        vectors = np.stack([known[k] for k in keys]) if keys else np.zeros((0, dim), np.float32)
+        return Embedded(vectors, [known_tokens[k] for k in keys] if want_tokens else None, 0, len(keys))
     enc = get_encoder()
-    if not getattr(enc, "token_states", False):
+    if want_tokens and not getattr(enc, "token_states", False):
         log.warning("the encoder (%s) gives no token states (they need the ONNX model and a WordPiece "
                     "tokenizer): this index ranks without MaxSim", enc.name)
-        vectors, embedded, reused = _embed(texts, keys, known, lambda: enc, cache_path, enc.dim, progress)
-        return vectors, None, embedded, reused
+        return embed(texts, keys, known, lambda: enc, cache_path, enc.dim, progress)
     cache = EmbeddingCache(cache_path, enc.dim)
     try:
         wanted = [keys[i] for i in missing]
-        cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
-        for k in wanted:
-            if k in cached_vectors and k in cached_tokens:
-                known[k], known_tokens[k] = cached_vectors[k], cached_tokens[k]
-        missing = [i for i, k in enumerate(keys) if k not in known or k not in known_tokens]
-        for start in range(0, len(missing), TOKEN_CHUNK):
+        if want_tokens:  # a cached passage is reused only with both
+            cached_vectors, cached_tokens = cache.get_many(wanted), cache.get_tokens(wanted)
+            for k in wanted:
+                if k in cached_vectors and k in cached_tokens:
+                    known[k], known_tokens[k] = cached_vectors[k], cached_tokens[k]
+        else:
+            known.update(cache.get_many(wanted))
+        missing = [i for i, k in enumerate(keys) if k not in known or (want_tokens and k not in known_tokens)]
+        if missing and not want_tokens:
+            new = enc.encode([texts[i] for i in missing], progress=progress)
+            fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
+            known.update(fresh)
+            cache.put_many(fresh)
+        for start in range(0, len(missing) if want_tokens else 0, TOKEN_CHUNK):
             part = missing[start : start + TOKEN_CHUNK]
             new, states = enc.encode_tokens([texts[i] for i in part], progress=progress)
             fresh = {keys[i]: new[j] for j, i in enumerate(part)}
@@ -365,7 +375,8 @@ def _embed_main(texts: list[str], keys: list[str], known: dict[str, np.ndarray],
     finally:
         cache.close()
     vectors = np.stack([known[k] for k in keys])
-    return vectors, [known_tokens[k] for k in keys], len(missing), len(keys) - len(missing)
+    return Embedded(vectors, [known_tokens[k] for k in keys] if want_tokens else None, len(missing),
+                    len(keys) - len(missing))
 
 
 def _cache_file(mfp: str) -> Path:
@@ -374,8 +385,10 @@ def _cache_file(mfp: str) -> Path:
     return cache_dir() / "embeddings" / f"{mfp}.sqlite"
 
 
-def _write_version(build: Path, docs: list[Document], passages: list[tuple[Document, Passage]],
-                   texts: list[str], keys: list[str], vectors: np.ndarray, progress: bool) -> None:
+def write_version(build: Path, docs: list[Document], passages: list[tuple[Document, Passage]],
+                  texts: list[str], keys: list[str], main: Embedded, ml: Embedded | None, progress: bool) -> None:
+    """Write a version's files into ``build``: passages and term statistics (SQLite), vectors
+    (FAISS), BM25, token states, multilingual vectors."""
     counts: dict[str, int] = {}
     for d, _ in passages:
         counts[d.doc_id] = counts.get(d.doc_id, 0) + 1
@@ -394,5 +407,9 @@ def _write_version(build: Path, docs: list[Document], passages: list[tuple[Docum
                 df[term] = df.get(term, 0) + 1
         db.executemany("INSERT INTO terms VALUES (?,?)", df.items())
     db.close()
-    vector_index.save(vector_index.build(vectors), build / "vectors.faiss")
+    vector_index.save(vector_index.build(main.vectors), build / "vectors.faiss")
     LexicalIndex.build_and_save(texts, build / "bm25", progress=progress)
+    if main.tokens is not None:
+        token_index.save(build / "tokens", main.tokens, main.vectors.shape[1])
+    if ml is not None:
+        vector_index.save(vector_index.build(ml.vectors), build / "vectors_ml.faiss")
