@@ -96,29 +96,29 @@ def _error(msg: str) -> int:
     return EXIT_USER
 
 
-def run(args) -> int:
-    """Run the bot until interrupted; 1 with a one-line message on stderr for user errors."""
+def run(index_dir: Path | None = None, webhook: str | None = None, listen: str = "0.0.0.0",
+        port: int = 8443) -> int:
+    """Run the bot until interrupted (long polling, or a webhook at ``webhook`` served on
+    ``listen``:``port``); 1 with a one-line message on stderr for user errors."""
     env = os.environ
     _setup_logging()
     try:
         token = load_token(env)
         settings = settings_from_env(env)
-        secret = _webhook_secret(env) if getattr(args, "webhook", None) else None
+        secret = _webhook_secret(env) if webhook else None
     except (TokenError, ConfigError) as exc:
         return _error(str(exc))
     install_log_redaction(token)
-    webhook = getattr(args, "webhook", None)
     if webhook and urlsplit(webhook).scheme != "https":
         return _error(f"--webhook must be an https:// URL (Telegram only calls HTTPS webhooks), not {webhook!r}")
 
     from qa.engine import Engine
-    from qa.user_errors import USER_ERRORS
+    from qa.errors import UserError
 
     try:
-        engine = Engine.open(getattr(args, "index_dir", None), notify=lambda m: print(m, file=sys.stderr),
-                             progress=sys.stderr.isatty())
+        engine = Engine.open(index_dir, notify=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())
         engine.warm_up()  # load the model now, not on the first question
-    except USER_ERRORS as exc:
+    except UserError as exc:
         return _error(str(exc))
 
     base_url = env.get("QA_TELEGRAM_BASE_URL", "").strip() or None
@@ -126,18 +126,18 @@ def run(args) -> int:
         app = build_application(engine, token, base_url=base_url, **settings)
     except (OSError, sqlite3.Error) as exc:
         return _error(f"cannot open the feedback store: {exc}")
-    return _serve(app, args, webhook, secret, base_url)
+    return _serve(app, webhook, secret, base_url, listen, port)
 
 
-def _serve(app, args, webhook: str | None, secret: str | None, base_url: str | None) -> int:
+def _serve(app, webhook: str | None, secret: str | None, base_url: str | None, listen: str, port: int) -> int:
     from telegram.error import InvalidToken, NetworkError, TelegramError
 
     where = base_url or "api.telegram.org"
     try:
         if webhook:
             path = urlsplit(webhook).path.strip("/")
-            log.info("webhook mode: listening on %s:%s/%s for %s", args.listen, args.port, path, webhook)
-            app.run_webhook(listen=args.listen, port=args.port, url_path=path, webhook_url=webhook,
+            log.info("webhook mode: listening on %s:%s/%s for %s", listen, port, path, webhook)
+            app.run_webhook(listen=listen, port=port, url_path=path, webhook_url=webhook,
                             secret_token=secret, allowed_updates=ALLOWED_UPDATES)
         else:
             log.info("long polling %s", where)

@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa.errors import model_errors
 from qa.types import Hit
 
 DEPTH = 100  # passages retrieved per query (Recall@100 needs 100)
@@ -330,7 +331,8 @@ def run(folder: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fa
         raise _user_error(f"no query in {folder / 'queries.jsonl'} has judgments in {qrels_file}")
     qrels = {q: all_qrels[q] for q in queries}
     name = folder.resolve().name
-    model = Path(model_name(model_dir())).name
+    with model_errors():
+        model = Path(model_name(model_dir())).name
 
     with tempfile.TemporaryDirectory(prefix="qa-beir-") as tmp:
         if limit > 0:

@@ -30,7 +30,7 @@ def _result_count(text: str) -> int:
     return k
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Cited answers from news articles.")
     p.add_argument("--index-dir", type=Path, default=None,
                    help="index folder (default: $QA_INDEX_DIR or .qa-index beside the seeds)")
@@ -62,11 +62,28 @@ def _parser() -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=0, help="BEIR: use only the first N queries (smoke test)")
     e.add_argument("--json", action="store_true")
 
-    b = sub.add_parser("bot", help="run the Telegram bot")
-    b.add_argument("--webhook", metavar="URL", help="use a webhook at URL instead of long polling")
-    b.add_argument("--listen", default="0.0.0.0")
-    b.add_argument("--port", type=int, default=8443)
+    if with_plugins:
+        for register in _plugins():
+            register(sub)
     return p
+
+
+PLUGIN_GROUP = "qa.commands"
+
+
+def _plugins() -> list:
+    """The ``register(subparsers)`` functions of the packages that add commands (``qa bot``) through
+    the ``qa.commands`` entry point, as llm's plugins do: ``qa`` imports none of them."""
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in entry_points(group=PLUGIN_GROUP)]
+
+
+def _wants_plugins(argv: list[str]) -> bool:
+    """Whether the command line names a command that is not built in, or asks for help (looking up
+    entry points costs ~40 ms, which ``qa ask`` does not pay)."""
+    words = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--index-dir")]
+    return not words or words[0] not in COMMANDS or "-h" in argv or "--help" in argv
 
 
 def _console(stderr: bool = False):
@@ -192,30 +209,23 @@ def cmd_eval(args) -> int:
     return evaluate.run_questions(engine, path, as_json=args.json)
 
 
-def cmd_bot(args) -> int:
-    from bot.main import run
-
-    return run(args)
-
-
 COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
-            "eval": cmd_eval, "bot": cmd_bot}
+            "eval": cmd_eval}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``qa`` console script."""
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(with_plugins=_wants_plugins(argv)).parse_args(argv)
     import logging
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-    from qa.user_errors import USER_ERRORS
-
     try:
-        return COMMANDS[args.command](args)
-    except (UserError, *USER_ERRORS) as exc:
+        return args.func(args) if hasattr(args, "func") else COMMANDS[args.command](args)
+    except UserError as exc:
         print(f"qa: error: {exc}", file=sys.stderr)
         return EXIT_USER
     except BrokenPipeError:

@@ -20,7 +20,7 @@ import numpy as np
 
 from qa import answer as answers
 from qa.chunking import embed_text
-from qa.errors import IndexUnusable, ModelUnavailable
+from qa.errors import IndexUnusable, model_errors
 from qa.index_reader import IndexReader
 from qa.passages import PassageRow, draw
 from qa.query import MAX_QUESTION_CHARS, Query, clean_question, parse_query  # noqa: F401 (re-exported)
@@ -44,10 +44,6 @@ def project_seeds() -> Path:
     if here.is_dir():
         return here
     return Path(__file__).resolve().parents[1] / "seeds"
-
-
-def _model_error(exc: Exception) -> ModelUnavailable:
-    return ModelUnavailable(str(exc))
 
 
 class Engine:
@@ -83,16 +79,14 @@ class Engine:
         return cls(root)
 
     def _open(self) -> IndexReader:
-        from embeddings.model import ModelError, model_dir, model_fingerprint, model_name
+        from embeddings.model import model_dir, model_fingerprint, model_name
 
         version = open_current(self.index_dir)
         if version is None:
             raise IndexUnusable(f"no index at {self.index_dir}; build it with `qa index`")
-        try:
+        with model_errors():
             mpath = model_dir()
             check_compatible(version.manifest, model_name(mpath), model_fingerprint(mpath), None, self.index_dir)
-        except ModelError as exc:
-            raise _model_error(exc) from exc
         return IndexReader(version)
 
     @property
@@ -125,12 +119,10 @@ class Engine:
         if self._encoder is None:
             with self._lock:
                 if self._encoder is None:
-                    from embeddings.model import ModelError, load_encoder
+                    from embeddings.model import load_encoder
 
-                    try:
+                    with model_errors():
                         enc = self._encoder_loader() if self._encoder_loader else load_encoder()
-                    except ModelError as exc:
-                        raise _model_error(exc) from exc
                     dim = self._index.version.manifest["model"]["dim"]
                     if enc.dim != dim:
                         raise IndexUnusable(f"index dimension {dim} differs from the model's {enc.dim}; "

@@ -6,6 +6,9 @@ layer below (``embeddings.model.ModelError``) are turned into these where ``qa``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 
 class UserError(Exception):
     """A problem the user can fix; its message is one line that says what to do."""
@@ -33,3 +36,14 @@ class ModelUnavailable(UserError):
 
 class FetchError(UserError):
     """A web page or feed that cannot be fetched or read (refused address, timeout, too large...)."""
+
+
+@contextmanager
+def model_errors() -> Iterator[None]:
+    """Turn the embedding layer's ``ModelError`` into :class:`ModelUnavailable` (a user error)."""
+    from embeddings.model import ModelError
+
+    try:
+        yield
+    except ModelError as exc:
+        raise ModelUnavailable(str(exc)) from exc

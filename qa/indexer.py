@@ -25,7 +25,7 @@ from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint
 from embeddings.token_index import Quantized
 from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
-from qa.errors import InputError
+from qa.errors import InputError, model_errors
 from qa.lexical import LexicalIndex, tokenize
 from qa.store import (
     FORMAT_VERSION,
@@ -212,6 +212,12 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
 
     ``multilingual_vectors=False`` skips the vectors that serve questions not in English.
     """
+    with model_errors():
+        return _build(paths, root, full, progress, warn, encoder, lock_wait, multilingual_vectors)
+
+
+def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Callable[[str], None],
+           encoder: Encoder | None, lock_wait: float, multilingual_vectors: bool) -> IndexReport:
     t0 = time.perf_counter()
     report = IndexReport()
     ml_on = multilingual_vectors and multilingual.available()

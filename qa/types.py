@@ -1,7 +1,7 @@
 """Result types shared by the core and both front ends.
 
 They are plain dataclasses; the CLI's JSON is their ``dataclasses.asdict``
-(see DESIGN.md, "Contracts").
+(see docs/cli.md).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import io
 import logging
 import threading
 import time
-from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -620,7 +619,7 @@ def test_webhook_mode_with_secret_token(server, engine, tmp_path):
 
 
 def _args(**kw):
-    return SimpleNamespace(index_dir=None, webhook=None, listen="127.0.0.1", port=8443, **kw)
+    return dict(index_dir=None, webhook=None, listen="127.0.0.1", port=8443, **kw)
 
 
 @pytest.mark.parametrize("env, expect", [
@@ -641,7 +640,7 @@ def test_run_config_errors_are_one_line(monkeypatch, capsys, env, expect):
     from bot.main import run
 
     monkeypatch.setattr(qa.engine.Engine, "open", classmethod(lambda *a, **k: pytest.fail("engine opened")))
-    assert run(_args()) == 1
+    assert run(**_args()) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("qa: error: ") and expect in err
     token = env.get("TELEGRAM_BOT_TOKEN", "")
@@ -661,7 +660,7 @@ def test_run_token_from_file_rejected_by_server(monkeypatch, capsys, tmp_path, s
     fake = replace_engine(monkeypatch, engine)
     from bot.main import run
 
-    assert run(_args()) == 1
+    assert run(**_args()) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "rejected the token" in err and wrong not in err
     assert fake.warmed
@@ -706,7 +705,7 @@ def test_run_polls_answers_and_stops_cleanly(monkeypatch, capsys, tmp_path, serv
     driver = threading.Thread(target=drive, daemon=True)
     driver.start()
     try:
-        assert bot.main.run(_args()) == 0
+        assert bot.main.run(**_args()) == 0
     finally:
         asyncio.set_event_loop(asyncio.new_event_loop())  # run_polling closed the loop it used
     driver.join(5)
@@ -769,9 +768,9 @@ def test_run_webhook_mode(monkeypatch, tmp_path, server, engine):
 
     driver = threading.Thread(target=drive, daemon=True)
     driver.start()
-    args = SimpleNamespace(index_dir=None, webhook="https://bot.example.org/tg/hook", listen="127.0.0.1", port=port)
+    args = dict(index_dir=None, webhook="https://bot.example.org/tg/hook", listen="127.0.0.1", port=port)
     try:
-        assert bot.main.run(args) == 0
+        assert bot.main.run(**args) == 0
     finally:
         asyncio.set_event_loop(asyncio.new_event_loop())  # run_webhook closed the loop it used
     driver.join(5)
@@ -785,7 +784,7 @@ def test_run_rejects_http_webhook(monkeypatch, capsys):
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
     from bot.main import run
 
-    assert run(SimpleNamespace(index_dir=None, webhook="http://x/hook", listen="", port=1)) == 1
+    assert run(index_dir=None, webhook="http://x/hook", listen="", port=1) == 1
     err = capsys.readouterr().err
     assert "https://" in err and TOKEN not in err
 

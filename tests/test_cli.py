@@ -1,4 +1,4 @@
-"""The CLI's JSON contract (DESIGN.md) and its error handling."""
+"""The CLI's JSON contract (docs/cli.md) and its error handling."""
 
 import json
 
@@ -133,3 +133,16 @@ def test_a_source_excerpt_starts_at_the_cited_sentence(answer):
         "…Alpha is here. …", "…Beta is there. …", "…Gamma is everyw…"]
     assert excerpt(a, 1, text, limit=400) == "…" + text[6:]
     assert excerpt(a, 4, text, limit=10) == "Zero. Alph…"  # not cited: from the start
+
+
+def test_plugin_commands_are_found_through_entry_points_only_when_needed(capsys):
+    from qa.cli import _plugins, _wants_plugins
+
+    assert not _wants_plugins(["--index-dir", "ask", "ask", "hello"])  # a built-in command: no look-up
+    assert _wants_plugins(["bot"]) and _wants_plugins(["ask", "--help"]) and _wants_plugins([])
+    from bot.cli import register
+
+    assert register in _plugins()  # pyproject.toml's qa.commands entry point
+    with pytest.raises(SystemExit):
+        main(["bot", "--help"])
+    assert "--webhook" in capsys.readouterr().out
