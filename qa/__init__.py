@@ -1,8 +1,8 @@
 """Cited-answer QA over news articles: the core (``Engine``) and the ``qa`` CLI."""
 
-from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
+from qa.types import Answer, Citation, CorpusStats, Hit, ShortAnswer, SourceInfo
 
-__all__ = ["Answer", "Citation", "CorpusStats", "Hit", "SourceInfo", "Engine"]
+__all__ = ["Answer", "Citation", "CorpusStats", "Hit", "ShortAnswer", "SourceInfo", "Engine"]
 
 
 def __getattr__(name: str):

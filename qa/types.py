@@ -41,6 +41,16 @@ class Answer:
     answer: str
     abstained: bool
     citations: list[Citation] = field(default_factory=list)
+    short: ShortAnswer | None = None  # the fact alone ("Munich", [1]), when one candidate clearly wins
+    understood_as: str | None = None  # a follow-up question as rewritten against the turns before
+
+
+@dataclass
+class ShortAnswer:
+    """The fact a question asks for, alone, and the ``[n]`` of the citation it comes from."""
+
+    text: str
+    n: int
 
 
 @dataclass

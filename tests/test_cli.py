@@ -56,7 +56,8 @@ def test_bm25_search_in_another_script_matches_names(index, capsys):
 
 def test_ask_json_shape(index, capsys):
     (obj,) = run_json(capsys, "--index-dir", str(index), "ask", "What did Lavrov say?", "--json")
-    assert set(obj) == {"question", "answer", "abstained", "citations"}
+    assert set(obj) == {"question", "answer", "abstained", "citations", "short", "understood_as"}
+    assert obj["understood_as"] is None  # a single question is never rewritten
     assert obj["question"] == "What did Lavrov say?"
     assert not obj["abstained"] and obj["citations"]
     for c in obj["citations"]:
