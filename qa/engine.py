@@ -233,7 +233,8 @@ class Engine:
                 return said
         cands = retrieve(index, query, k, Mode.RERANK, self._starts(query))
         rows = index.passages([c.row for c in cands])
-        return answers.answer(query, cands, rows, index.idf_weights(query.terms, unknown=True), space)
+        entities = index.entities([t for c in cands for _, _, t in rows[c.row].sentences])
+        return answers.answer(query, cands, rows, index.idf_weights(query.terms, unknown=True), space, entities)
 
     def _statements(self, index: IndexReader, query: Query, space: answers.Space) -> Answer | None:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"

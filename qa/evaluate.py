@@ -68,11 +68,13 @@ def holds(text: str, answers: list[str]) -> bool:
     return any(_norm(a) in t for a in answers)
 
 
-def short_right(short: dict | None, answers: list[str]) -> bool:
-    """Whether a short answer names the expected answer (it contains one, or one contains it)."""
-    if not short or not short.get("text"):
+def short_right(short, answers: list[str]) -> bool:
+    """Whether a short answer (a ShortAnswer or its JSON) names the expected answer (it contains
+    one, or one contains it)."""
+    text = short.get("text") if isinstance(short, dict) else getattr(short, "text", None)
+    if not text:
         return False
-    t = _norm(short["text"])
+    t = _norm(text)
     return any(_norm(a) in t or (len(t) >= 3 and t in _norm(a)) for a in answers)
 
 

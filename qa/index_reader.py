@@ -14,6 +14,7 @@ import numpy as np
 
 from embeddings import vector_index
 from embeddings.token_index import TokenIndex
+from qa.annotate import sentence_key
 from qa.lexical import LexicalIndex, idf
 from qa.passages import PassageRow
 from qa.store import IndexUnusable, Version, open_db, read_sources, read_stats
@@ -57,6 +58,8 @@ class IndexReader:
             except (OSError, ValueError, EOFError) as exc:
                 raise IndexUnusable(_rebuild(f"token states in {path / 'tokens'} are corrupt")) from exc
         self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
+        self.annotated = bool(version.manifest.get("annotations")) and self.db.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'sentence_entities'").fetchone() is not None
         sizes = {self.dense_index.ntotal, self.lexical.num_docs, self.size}
         if self.ml_index is not None:
             sizes.add(self.ml_index.ntotal)
@@ -112,6 +115,15 @@ class IndexReader:
             out[r[0]] = PassageRow(r[0], r[1], r[2], r[3], r[4], r[5], [tuple(s) for s in json.loads(r[6])],
                                    *r[7:])
         return out
+
+    def entities(self, sentences: list[str]) -> dict[str, list[tuple[int, int, str]]]:
+        """The stored named entities of each sentence text (qa/annotate.py): (start, end, label)
+        spans into the text; a sentence the index has none for is left out."""
+        if not sentences or not self.annotated:
+            return {}
+        keys = {sentence_key(t): t for t in sentences}
+        q = f"SELECT key, entities FROM sentence_entities WHERE key IN ({','.join('?' * len(keys))})"
+        return {keys[k]: [tuple(e) for e in json.loads(v)] for k, v in self.db.execute(q, list(keys))}
 
     def doc_frequencies(self, terms: list[str]) -> dict[str, int]:
         """Document frequency (in passages) of stemmed terms."""

@@ -23,6 +23,7 @@ from embeddings import multilingual, token_index, vector_index
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
 from embeddings.token_index import Quantized
+from qa import annotate
 from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
 from qa.errors import InputError, model_errors
@@ -179,11 +180,12 @@ class Plan:
     model_fp: str
     multilingual_fp: str | None  # None: no multilingual vectors wanted
     tokens_setting: bool  # QA_TOKEN_STATES
+    annotations_fp: str | None = None  # None: no annotations wanted (qa/annotate.py)
     up_to_date: bool = False
 
 
 def plan(paths: list[Path], root: Path, full: bool, model_fp: str, multilingual_fp: str | None,
-         warn: Callable[[str], None]) -> Plan:
+         annotations_fp: str | None, warn: Callable[[str], None]) -> Plan:
     """Compare the inputs and settings with the live version (call it holding the index lock)."""
     inputs = input_fingerprints(paths)
     try:
@@ -201,8 +203,10 @@ def plan(paths: list[Path], root: Path, full: bool, model_fp: str, multilingual_
                       and old.get("pipeline_version", 1) == PIPELINE_VERSION
                       and old.get("model", {}).get("fingerprint") == model_fp and old.get("inputs") == inputs
                       and (old.get("multilingual") or {}).get("fingerprint") == multilingual_fp
-                      and old.get("token_states_setting", True) == tokens_setting)
-    return Plan(inputs, live, old, previous_docs, model_fp, multilingual_fp, tokens_setting, up_to_date)
+                      and old.get("token_states_setting", True) == tokens_setting
+                      and old.get("annotations") == annotations_fp)
+    return Plan(inputs, live, old, previous_docs, model_fp, multilingual_fp, tokens_setting, annotations_fp,
+                up_to_date)
 
 
 def build_index(paths: list[Path], root: Path, full: bool = False, progress: bool = False,
@@ -224,7 +228,8 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
     mpath = model_dir()
     mfp = model_fingerprint(mpath)
     with IndexLock(root, wait=lock_wait):
-        pl = plan(paths, root, full, mfp, multilingual.fingerprint() if ml_on else None, warn)
+        pl = plan(paths, root, full, mfp, multilingual.fingerprint() if ml_on else None,
+                  annotate.fingerprint() if annotate.available() else None, warn)
         if pl.up_to_date:
             report.up_to_date = True
             report.documents = len(pl.old.get("documents", {}))
@@ -268,6 +273,8 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
 
         build = new_version_dir(root)
         write_version(build, docs, passages, texts, keys, main, ml, progress)
+        if pl.annotations_fp:
+            write_annotations(build, passages, live if reuse and old.get("annotations") == pl.annotations_fp else None)
         manifest = make_manifest(build, pl, paths, docs, len(passages), model_name(mpath), main, ml)
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         report.version = publish(root, build).name
@@ -304,11 +311,35 @@ def make_manifest(build: Path, pl: Plan, paths: list[Path], docs: list[Document]
         "dense_index": "hnsw" if passages >= vector_index.HNSW_MIN else "flat",
         "token_states": main.tokens is not None,
         "token_states_setting": pl.tokens_setting,  # QA_TOKEN_STATES when built: a change rebuilds
+        "annotations": pl.annotations_fp,
         "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title} for d in docs},
     }
     manifest["files"] = {str(f.relative_to(build)): f.stat().st_size
                          for f in sorted(build.rglob("*")) if f.is_file()}
     return manifest
+
+
+def write_annotations(build: Path, passages: list[tuple[Document, Passage]], live: Version | None) -> None:
+    """The named entities of every distinct sentence (qa/annotate.py), reusing the live version's."""
+    sentences = list(dict.fromkeys(normalize_ws(d.text[a:b]) for d, p in passages for a, b in p.sentences))
+    keys = [annotate.sentence_key(t) for t in sentences]
+    known: dict[str, str] = {}
+    if live is not None:
+        try:
+            db = open_db(live.path / "passages.sqlite")
+            try:
+                known = dict(db.execute("SELECT key, entities FROM sentence_entities"))
+            finally:
+                db.close()
+        except (IndexUnusable, sqlite3.DatabaseError) as exc:
+            log.info("not reusing the previous annotations (%s)", exc)
+    todo = [i for i, k in enumerate(keys) if k not in known]
+    for i, ents in zip(todo, annotate.entities([sentences[i] for i in todo])):
+        known[keys[i]] = json.dumps(ents)
+    db = sqlite3.connect(build / "passages.sqlite")
+    with db:
+        db.executemany("INSERT INTO sentence_entities VALUES (?,?)", [(k, known[k]) for k in dict.fromkeys(keys)])
+    db.close()
 
 
 def _damaged_files(version: Path, manifest: dict) -> list[str]:

@@ -17,6 +17,7 @@ from embeddings.multilingual import is_foreign
 from embeddings.token_index import TokenStates
 from qa.errors import QuestionError
 from qa.lexical import query_tokens, question_terms
+from qa.question_type import question_type
 
 MAX_QUESTION_CHARS = 2000
 
@@ -162,6 +163,7 @@ class Query:
     foreign: bool  # mostly not Latin letters: the English model cannot read it
     speaker: SpeakerQuestion | None  # "what did X say (about Y)"
     recent: bool  # asks about the present
+    asks: str  # the kind of answer it expects (qa/question_type.py): who, where, when, why, yesno...
     terms: tuple[str, ...]  # content terms for choosing answer sentences (question words left out)
     search_terms: tuple[str, ...]  # terms for BM25 and the rerank's coverage (function words left out)
     vector: np.ndarray | None = field(default=None, compare=False)
@@ -183,5 +185,5 @@ def parse_query(question: str) -> Query:
     """Clean and analyse a question (raises QuestionError when it is empty or too long)."""
     text = clean_question(question)
     return Query(text=text, foreign=is_foreign(text), speaker=parse_speaker_question(text),
-                 recent=wants_recent(text), terms=tuple(question_terms(text)),
+                 recent=wants_recent(text), asks=question_type(text), terms=tuple(question_terms(text)),
                  search_terms=tuple(dict.fromkeys(query_tokens(text))))

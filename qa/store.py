@@ -208,6 +208,7 @@ CREATE TABLE passages (row INTEGER PRIMARY KEY, chunk_id TEXT UNIQUE, doc_id TEX
 CREATE INDEX passages_doc ON passages(doc_id);
 CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER);
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT);
+CREATE TABLE sentence_entities (key TEXT PRIMARY KEY, entities TEXT);  -- qa/annotate.py
 """
 
 

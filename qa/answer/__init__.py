@@ -15,14 +15,15 @@ import numpy as np
 
 from qa.answer.abstain import COVERAGE_MIN, DENSE_ANSWERABLE, should_abstain, should_abstain_foreign
 from qa.answer.compose import abstention, compose, not_on_topic, statements_header
+from qa.answer.lead import arrange, short_answer
 from qa.answer.select import (
     ANSWER_PASSAGES,
     MAX_STATEMENTS,
     Picked,
     best_sentences,
-    pick_by_meaning,
-    pick_sentences,
     pick_statements,
+    score_by_meaning,
+    score_sentences,
     when,
 )
 from qa.lexical import coverage, tokenize
@@ -44,12 +45,16 @@ class Space:
         return self.encode(texts) @ np.ravel(self.vector)
 
 
+Entities = dict[str, list[tuple[int, int, str]]]  # sentence text -> named-entity spans (the index's annotations)
+
+
 def answer(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], weights: dict[str, float],
-           space: Space) -> Answer:
+           space: Space, entities: Entities | None = None) -> Answer:
     """The best sentences of the ranked passages ``cands`` (``weights``: the IDF of the
-    question's terms, a term no article uses weighted as the rarest), or an abstention."""
+    question's terms, a term no article uses weighted as the rarest), led by one that holds an
+    answer of the kind the question asks for; or an abstention."""
     if space.multilingual:
-        return _by_meaning(query, cands, rows, space)
+        return _by_meaning(query, cands, rows, space, entities)
     terms = list(query.terms)
     best_cov = max((coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
     best_dense = max((c.dense for c in cands), default=0.0)
@@ -57,7 +62,7 @@ def answer(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], we
     if not cands or (doubtful and best_cov < COVERAGE_MIN):
         return abstention(query.text)
     late = {c.row: c.sentence_late for c in cands[:ANSWER_PASSAGES]}  # from the rerank
-    picked = pick_sentences(cands, rows, terms, weights, query.recent, late=late)
+    picked = arrange(query, score_sentences(cands, rows, terms, weights, query.recent, late, entities))
     if doubtful:
         # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
         # judge it by the best sentences too (rarely needed, so they are encoded only here).
@@ -66,17 +71,19 @@ def answer(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], we
         sentence_dense = float(np.max(space.similarity([p.text for p in picked[:3]])))
         if should_abstain(max(best_dense, sentence_dense), best_cov):
             return abstention(query.text)
-    return compose(query.text, picked, query.recent)
+    return compose(query.text, picked, query.recent, short=short_answer(query, picked))
 
 
-def _by_meaning(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], space: Space) -> Answer:
+def _by_meaning(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], space: Space,
+                entities: Entities | None) -> Answer:
     """A question in another script: abstain unless a passage is close in the multilingual space
     or a name it gives occurs in the articles; sentences chosen by meaning."""
     names = [t for n in question_names(query.text) for t in tokenize(n)]
     name_match = bool(names) and any(set(names) & set(tokenize(p.text)) for p in rows.values())
     if not cands or should_abstain_foreign(max(c.dense for c in cands), name_match):
         return abstention(query.text)
-    return compose(query.text, pick_by_meaning(cands, rows, space.similarity, query.recent), query.recent)
+    picked = arrange(query, score_by_meaning(cands, rows, space.similarity, entities=entities))
+    return compose(query.text, picked, query.recent, short=short_answer(query, picked))
 
 
 def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float], weights: dict[str, float],

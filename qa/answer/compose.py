@@ -7,7 +7,7 @@ from dataclasses import asdict
 
 from qa.answer.select import Picked, when
 from qa.passages import join_overlapping, to_hit
-from qa.types import Answer, Citation
+from qa.types import Answer, Citation, ShortAnswer
 
 NOT_COVERED = "The articles don't cover this: no passage in the indexed articles answers the question."
 
@@ -27,8 +27,10 @@ def not_on_topic(name: str, topic: str) -> str:
     return f"The articles quote {name}, but not on {topic}."
 
 
-def compose(question: str, picked: list[Picked], recent: bool, header: str | None = None) -> Answer:
-    """Answer text with ``[n]`` markers, and the numbered citations."""
+def compose(question: str, picked: list[Picked], recent: bool, header: str | None = None,
+            short: str | None = None) -> Answer:
+    """Answer text with ``[n]`` markers, and the numbered citations; ``short``: the fact alone,
+    from the first sentence."""
     # Cited passages that overlap are one source, numbered by first use.
     sources = join_overlapping(list({s.passage.row: s.passage for s in picked}.values()))
     numbers: dict[int, int] = {}
@@ -53,4 +55,5 @@ def compose(question: str, picked: list[Picked], recent: bool, header: str | Non
         body = f"Newest first by the years the articles mention (none states its date). {body}"
     if header:
         body = f"{header}\n{body}"
-    return Answer(question=question, answer=body, abstained=False, citations=citations)
+    return Answer(question=question, answer=body, abstained=False, citations=citations,
+                  short=ShortAnswer(short, 1) if short and picked else None)

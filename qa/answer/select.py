@@ -39,6 +39,7 @@ class Picked:
     passage: PassageRow
     score: float
     passage_score: float
+    entities: tuple[tuple[str, str], ...] = ()  # (text, label) of the named entities in ``text``
 
 
 def when(p: PassageRow) -> str:
@@ -83,9 +84,25 @@ def _best_first(items: list[Picked], limit: int) -> list[Picked]:
 def pick_sentences(cands: list[Candidate], rows: dict[int, PassageRow], terms: list[str], weights: dict[str, float],
                    recent: bool, limit: int = MAX_SENTENCES,
                    late: dict[int, list[float] | None] | None = None) -> list[Picked]:
-    """The sentences of the top passages (``ANSWER_PASSAGES``) that best answer the question:
-    question-term coverage, passage score and, where ``late`` gives it (row -> one value per
-    sentence), the sentence's MaxSim with the question ("tax" finds "taxation")."""
+    """The sentences of the top passages that best answer the question (see :func:`score_sentences`)."""
+    return best_sentences(score_sentences(cands, rows, terms, weights, recent, late), recent, limit)
+
+
+def entities_of(texts: list[str],
+                entities: dict[str, list[tuple[int, int, str]]] | None) -> tuple[tuple[str, str], ...]:
+    """(text, label) of the stored entities of each of ``texts`` (sentences)."""
+    if not entities:
+        return ()
+    return tuple((t[a:b], label) for t in texts for a, b, label in entities.get(t, ()))
+
+
+def score_sentences(cands: list[Candidate], rows: dict[int, PassageRow], terms: list[str], weights: dict[str, float],
+                    recent: bool, late: dict[int, list[float] | None] | None = None,
+                    entities: dict[str, list[tuple[int, int, str]]] | None = None) -> list[Picked]:
+    """Every sentence of the top passages (``ANSWER_PASSAGES``), scored: question-term coverage,
+    passage score and, where ``late`` gives it (row -> one value per sentence), the sentence's
+    MaxSim with the question ("tax" finds "taxation"); with its named entities (``entities``:
+    sentence text -> spans)."""
     if not cands:
         return []
     top = max(c.score for c in cands) or 1.0
@@ -108,8 +125,9 @@ def pick_sentences(cands: list[Candidate], rows: dict[int, PassageRow], terms: l
             shown = with_antecedent(text, p.sentences[i - 1][2] if i else None)
             score = (cov + PASSAGE_WEIGHT * pscore + COSINE_WEIGHT * max(c.dense, 0)
                      + SENTENCE_LATE_WEIGHT * sentence_late[i])
-            items.append(Picked(shown, p, score, c.score))
-    return best_sentences(items, recent, limit)
+            parts = [p.sentences[i - 1][2], text] if shown != text else [text]
+            items.append(Picked(shown, p, score, c.score, entities_of(parts, entities)))
+    return items
 
 
 _BACK_REFERENCE = re.compile(r"(It|Its|This|That|These|Those|They|Their|He|His|She|Her)\b")
@@ -179,13 +197,13 @@ def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname:
     return out
 
 
-def pick_by_meaning(cands: list[Candidate], rows: dict[int, PassageRow], similarity, recent: bool,
-                    passages: int = 3) -> list[Picked]:
-    """For a question in another script: the sentences of the best ``passages`` closest to it in
-    meaning (``similarity(texts)``: one value per text), with their passage's share of the best score."""
+def score_by_meaning(cands: list[Candidate], rows: dict[int, PassageRow], similarity, passages: int = 3,
+                     entities: dict[str, list[tuple[int, int, str]]] | None = None) -> list[Picked]:
+    """For a question in another script: the sentences of the best ``passages``, scored by their
+    closeness to it in meaning (``similarity(texts)``: one value per text) and their passage's
+    share of the best score."""
     sentences = [(c, text) for c in cands[:passages] for _, _, text in rows[c.row].sentences if len(text) >= 25]
     sims = similarity([t for _, t in sentences]) if sentences else []
     top = cands[0].score or 1.0
-    items = [Picked(t, rows[c.row], float(sim) + MEANING_WEIGHT * c.score / top, c.score)
-             for (c, t), sim in zip(sentences, sims)]
-    return best_sentences(items, recent)
+    return [Picked(t, rows[c.row], float(sim) + MEANING_WEIGHT * c.score / top, c.score, entities_of([t], entities))
+            for (c, t), sim in zip(sentences, sims)]
