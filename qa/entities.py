@@ -54,7 +54,8 @@ he she it they we you i his her its their our this that these those there then a
 meanwhile moreover yes no not tell say said sources source answer
 что кто где когда почему зачем как какой какая какие а и но он она они это его ее её их там тогда
 """.split())
-_TITLES_ONLY = frozenset("minister president premier secretary ambassador spokesman spokeswoman chairman director".split())
+_TITLES_ONLY = frozenset(
+    "minister president premier secretary ambassador spokesman spokeswoman chairman director".split())
 _TITLES_ONLY_RE = "|".join(sorted(_TITLES_ONLY))
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _NAME = r"[A-ZА-ЯЁ][\w'’-]*"
