@@ -1,3 +1,4 @@
+# ruff: noqa: F811  (pytest fixtures imported from test_bot_telegram are the test functions' arguments)
 """Follow-ups in Telegram: the real PTB client against the fake Bot API server, a fake engine.
 
 The conversations are qa.conversation's; the bot only chooses whose conversation a message
@@ -6,7 +7,6 @@ continues (private chat, group member, reply to an answer) and starts one over o
 
 from __future__ import annotations
 
-from tests.botapi_server import BotAPIServer  # noqa: F401  (the fixtures below use it)
 from tests.test_bot_telegram import GROUP, answers_in, engine, server, start_bot  # noqa: F401
 
 LAVROV = "What did Lavrov say about the peace treaty?"
