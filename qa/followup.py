@@ -97,7 +97,9 @@ def _question(text: str) -> str:
 
 
 def _lower_first(text: str) -> str:
-    return text if text[:2].isupper() or re.match(r"[A-ZА-ЯЁ]\w*\s+[A-ZА-ЯЁ]", text) else text[:1].lower() + text[1:]
+    """``text`` with its first word in lower case, unless that word is a name or an acronym."""
+    first = text.split(maxsplit=1)[0] if text.split() else ""
+    return text if first[:2].isupper() or not _AUX.match(first) else text[:1].lower() + text[1:]
 
 
 def _span(text: str, name: str) -> tuple[int, int] | None:

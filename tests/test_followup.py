@@ -93,3 +93,9 @@ def test_entities_of_a_question_and_an_answer():
     assert [(e.text, e.kind) for e in extract_entities("Who is Andrei Rudenko?")] == [("Andrei Rudenko", "person")]
     q = parse_query("Что сказал Лавров о мирном договоре?")
     assert [(e.text, e.kind) for e in extract_entities(q.text, q)] == [("Лавров", "person")]
+
+
+def test_bare_wh_after_a_yes_no_question():
+    prev = "Does Russia have a time-frame for the peace treaty with Japan?"
+    assert resolve("Where was that said?", [turn(prev, "No [1].")], is_person) == \
+        "Where does Russia have a time-frame for the peace treaty with Japan?"
