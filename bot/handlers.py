@@ -54,6 +54,7 @@ from telegram.ext import (
 from bot.feedback import FeedbackStore
 from bot.limits import Allowlist, RateLimiter
 from bot.render import esc, render_answer, render_help, render_hits, render_passages, render_sources, render_start
+from qa.conversation import Conversation, Conversations
 from qa.errors import QuestionError
 from qa.query import MAX_QUESTION_CHARS, clean_question
 from qa.types import Answer
@@ -67,12 +68,14 @@ DEFAULT_EXAMPLES = (
 )
 COMMANDS = (
     BotCommand("ask", "Ask a question (in groups: /ask QUESTION)"),
+    BotCommand("new", "Start a new conversation (forget the questions before)"),
     BotCommand("sources", "List the articles I know"),
     BotCommand("start", "What I know, with example questions"),
     BotCommand("help", "How to use this bot"),
 )
 APOLOGY = "Sorry — something went wrong while answering that. Please try again in a moment."
 PRIVATE_BOT = "Sorry, this is a private bot and you are not on its list of allowed users."
+NEW_CONVERSATION = "New conversation: your next question stands on its own."
 EXPIRED = "This answer is no longer in my memory — please ask the question again."
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -89,6 +92,8 @@ class BotSettings:
     examples: tuple[str, ...] = DEFAULT_EXAMPLES  # QA_BOT_EXAMPLES ("|"-separated)
     more_results: int = 5
     answers_kept: int = 2000  # answers whose buttons still work
+    conversation_idle: float = 30 * 60  # seconds after which a conversation starts over
+    conversations_kept: int = 10_000
     flood_limits: bool = True  # keep under Telegram's 30 msg/s and 20 msg/min per group
     send_attempts: int = 5  # tries per Bot API call on network errors / 5xx
     retry_base_delay: float = 0.5
@@ -173,6 +178,15 @@ def group_question(message: Message, username: str | None, bot_id: int) -> str |
     return " ".join(text.split())
 
 
+def conversation_key(update: Update) -> tuple:
+    """Whose conversation a message continues: the chat's in a private chat, the sender's within
+    a group (two people asking in one group never mix their follow-ups)."""
+    chat, user = update.effective_chat, update.effective_user
+    if chat.type == ChatType.PRIVATE or user is None:
+        return ("chat", chat.id)
+    return ("chat", chat.id, "user", user.id)
+
+
 def _is_our_command(text: str | None, username: str | None) -> bool:
     """``/cmd`` or ``/cmd@ourbot`` (not ``/cmd@otherbot``)."""
     if not text or not text.startswith("/"):
@@ -191,6 +205,8 @@ class QABot:
         self.allow = Allowlist(settings.allowed_ids)
         self.rate = RateLimiter(settings.rate_per_minute, settings.rate_period)
         self.answers = AnswerCache(settings.answers_kept)
+        self.conversations = Conversations(engine, ttl=settings.conversation_idle, cap=settings.conversations_kept,
+                                           replies=settings.answers_kept)
         self.executor = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="qa-engine")
         self._reload_lock = threading.Lock()
 
@@ -203,6 +219,7 @@ class QABot:
         app.add_handler(CommandHandler("start", self.cmd_start, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("help", self.cmd_help, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("ask", self.cmd_ask, filters=filters.UpdateType.MESSAGE))
+        app.add_handler(CommandHandler("new", self.cmd_new, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("sources", self.cmd_sources, filters=filters.UpdateType.MESSAGE))
         app.add_handler(MessageHandler(new_text & ~filters.COMMAND & private, self.on_private_text))
         app.add_handler(MessageHandler(new_text & ~filters.COMMAND & groups, self.on_group_text))
@@ -238,10 +255,24 @@ class QABot:
         except Exception:
             log.warning("could not switch to the new index; keeping the current one", exc_info=True)
 
-    def _ask_blocking(self, question: str) -> tuple[Answer, str | None]:
+    def _ask_blocking(self, conversation: Conversation, question: str) -> tuple[Answer, str | None]:
         self._reload()
-        answer = self.engine.ask(question)
+        answer = conversation.ask(question)
         return answer, getattr(self.engine, "version", None)
+
+    def _conversation(self, update: Update, bot_id: int) -> tuple[tuple, Conversation]:
+        """The conversation a message continues, and its key: a reply to one of our answers
+        continues that answer's conversation; anything else the chat's (or, in a group, the
+        sender's)."""
+        msg = update.message
+        reply = msg.reply_to_message if msg is not None else None
+        if reply is not None and reply.from_user is not None and reply.from_user.id == bot_id:
+            chat_id = update.effective_chat.id
+            found = self.conversations.for_reply((chat_id, reply.message_id), ("reply", chat_id, reply.message_id))
+            if found is not None:
+                return found
+        key = conversation_key(update)
+        return key, self.conversations.get(key)
 
     def _search_blocking(self, question: str, k: int) -> list:
         self._reload()
@@ -319,10 +350,13 @@ class QABot:
         if refusal is not None:
             await self._send(context.bot, chat_id, [refusal], reply_to)
             return
+        conv_key, conversation = self._conversation(update, context.bot.id)
         async with self._typing(context.bot, chat_id):
-            answer, version = await self._run(self._ask_blocking, question)
-        key = self.answers.put(AnswerRecord(question, answer, chat_id, version))
-        await self._send(context.bot, chat_id, render_answer(answer), reply_to, answer_keyboard(key, answer))
+            answer, version = await self._run(self._ask_blocking, conversation, question)
+        key = self.answers.put(AnswerRecord(answer.understood_as or question, answer, chat_id, version))
+        sent = await self._send(context.bot, chat_id, render_answer(answer), reply_to, answer_keyboard(key, answer))
+        if sent is not None:
+            self.conversations.remember((chat_id, sent.message_id), conv_key, conversation)
 
     # ------------------------------------------------------------ gate
 
@@ -353,6 +387,10 @@ class QABot:
 
     async def cmd_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await self._send(context.bot, update.effective_chat.id, [render_help(context.bot.username)], None)
+
+    async def cmd_new(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        self.conversations.reset(conversation_key(update))
+        await self._send(context.bot, update.effective_chat.id, [NEW_CONVERSATION], update.message)
 
     async def cmd_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         sources = await self._run(self.engine.sources)

@@ -1,4 +1,4 @@
-"""The ``qa`` command line: ask, search, index, sources, eval, bot.
+"""The ``qa`` command line: ask, chat, search, index, sources, eval, bot.
 
 User errors print one line on stderr and exit 1; usage errors exit 2.
 Heavy modules are imported lazily so that ``qa ask`` starts fast.
@@ -40,6 +40,9 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="answer a question with cited sentences")
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+
+    c = sub.add_parser("chat", help="a conversation: follow-up questions answered against the ones before")
+    c.add_argument("--json", action="store_true", help="one question per line of stdin, one Answer JSON per line")
 
     s = sub.add_parser("search", help="show the passages that match a query")
     s.add_argument("query", nargs="*")
@@ -112,6 +115,12 @@ def cmd_ask(args) -> int:
 
     print_answer(_console(), answer)
     return 0
+
+
+def cmd_chat(args) -> int:
+    from qa.chat import run
+
+    return run(_engine(args), args.json, _console())
 
 
 def cmd_search(args) -> int:
@@ -204,12 +213,14 @@ def cmd_eval(args) -> int:
         return evaluate.run_beir(args.beir, args.index_dir, limit=args.limit, as_json=args.json)
     engine = _engine(args)
     if args.dialogues:
-        return evaluate.run_dialogues(lambda: engine, args.dialogues, as_json=args.json)
+        from qa.conversation import Conversation
+
+        return evaluate.run_dialogues(lambda: Conversation(engine), args.dialogues, as_json=args.json)
     path = args.questions or Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
     return evaluate.run_questions(engine, path, as_json=args.json)
 
 
-COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
+COMMANDS = {"ask": cmd_ask, "chat": cmd_chat, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
             "eval": cmd_eval}
 
 

@@ -44,6 +44,8 @@ def excerpt(a: Answer, n: int, text: str, limit: int = 300) -> str:
 
 
 def print_answer(con: Console, a: Answer) -> None:
+    if a.understood_as:
+        con.print(f"Understood as: {escape(a.understood_as)}", style="dim italic")
     style = "yellow" if a.abstained else "bold"
     con.print(escape(a.answer), style=style)
     if a.citations:

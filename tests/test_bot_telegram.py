@@ -222,7 +222,7 @@ def test_example_button_asks_that_question(server, start_bot, engine):
 def test_commands_registered_and_help(server, start_bot):
     start_bot()
     server.wait_for(lambda: server.commands(), message="setMyCommands")
-    assert [c["command"] for c in server.commands()] == ["ask", "sources", "start", "help"]
+    assert [c["command"] for c in server.commands()] == ["ask", "new", "sources", "start", "help"]
     server.inject_text(42, "/help")
     (msg,) = server.wait_for_messages(42, 1)
     assert "/ask QUESTION" in msg.result["text"] and f"@{BOT_NAME}" in msg.result["text"]
