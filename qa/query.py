@@ -111,14 +111,19 @@ def wants_recent(question: str) -> bool:
 _SAY_QUESTION = re.compile(
     r"^\s*(?:so\s+)?what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+"
     r"(?:say|said|saying|state|stated|tell|told|think|thought|claim|announce|argue|mean|comment|"
-    r"write|wrote|note|stress)\b(?P<rest>.*)$",
+    r"write|wrote|note|stress|ask|asked|urge|urged|warn|warned|propose|proposed|suggest|suggested|"
+    r"believe|emphasi[sz]e|emphasi[sz]ed)\b(?P<rest>.*)$",
     re.IGNORECASE,
 )
+_RU_SAID = r"(?:сказал|сказала|заявил|заявила|говорил|говорила|говорит|думает|считает|написал|написала|пишет)"
 _SAY_RU = re.compile(
-    r"^\s*что\s+(?:сказал|сказала|заявил|заявила|говорил|говорила|говорит|думает|считает)\s+"
+    rf"^\s*что\s+{_RU_SAID}\s+"
     r"(?P<who>[^?,]+?)(?P<rest>(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$",
     re.IGNORECASE,
 )
+_SAY_RU_NAME_FIRST = re.compile(  # "Что Лавров сказал о ...?"
+    rf"^\s*[Чч]то\s+(?P<who>[А-ЯЁ][\w-]+(?:\s+[А-ЯЁ][\w-]+)?)\s+{_RU_SAID}"
+    r"(?P<rest>(?:\s+\w+)*?(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$")
 
 
 @dataclass(frozen=True)
@@ -133,7 +138,7 @@ class SpeakerQuestion:
 
 def parse_speaker_question(question: str) -> SpeakerQuestion | None:
     """Recognise "What did X say (about Y)?" in English or Russian."""
-    m = _SAY_QUESTION.match(question) or _SAY_RU.match(question)
+    m = _SAY_QUESTION.match(question) or _SAY_RU.match(question) or _SAY_RU_NAME_FIRST.match(question)
     if not m:
         return None
     who = m.group("who").strip(" ?\"'“”«»")

@@ -107,6 +107,10 @@ def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float],
     if who.topic and terms and max(coverage(terms, weights, s.text) for s in picked) == 0 \
             and max(cos.values()) < DENSE_ANSWERABLE:
         return abstention(query.text, not_on_topic(who.name, who.topic))
+    if who.topic:  # "... about Y": the statement closest to the question leads (each sentence's own cosine)
+        sims = space.similarity([p.text for p in picked])
+        rel = [float(sim) + coverage(terms, weights, p.text) for p, sim in zip(picked, sims)]
+        picked = [picked[i] for i in sorted(range(len(picked)), key=lambda i: -rel[i])]
     return compose(query.text, picked, False, header=header)
 
 
