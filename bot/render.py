@@ -62,6 +62,8 @@ def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
 def answer_html(a: Answer) -> str:
     """The answer with its ``[n]`` markers, then one line per source."""
     parts = [_answer_body(a)]
+    if a.short and not a.abstained:
+        parts.insert(0, f"<b>{esc(a.short.text)}</b> <b>[{a.short.n}]</b>")
     if a.understood_as:
         parts.insert(0, f"<i>Understood as: {esc(a.understood_as)}</i>")
     if a.citations:

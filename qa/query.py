@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 import numpy as np
 
@@ -52,24 +53,20 @@ def clean_question(question: str) -> str:
 
 # ---------------------------------------------------------------- transliteration
 
-_TRANSLIT = dict(zip(
-    "абвгдеёжзийклмнопрстуфхцчшщъыьэюя",
-    ["a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s", "t",
-     "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "yu", "ya"],
-))
-
-
 def transliterate(text: str) -> str:
-    """Russian Cyrillic to Latin letters (for matching names: Лавров -> Lavrov)."""
-    out = []
-    for ch in text:
-        low = ch.lower()
-        if low in _TRANSLIT:
-            t = _TRANSLIT[low]
-            out.append(t.capitalize() if ch != low else t)
-        else:
-            out.append(ch)
-    return "".join(out)
+    """Letters of other scripts to Latin ones, for matching names (Лавров -> Lavrov, Кузьминков ->
+    Kuzminkov): ``anyascii``, less the apostrophes it writes for soft and hard signs; Latin text
+    is left as it is."""
+    if text.isascii():
+        return text
+    return "".join(ch if ch.isascii() or not ch.isalpha() else _latin(ch) for ch in text)
+
+
+@lru_cache(maxsize=4096)
+def _latin(ch: str) -> str:
+    from anyascii import anyascii
+
+    return anyascii(ch).replace("'", "").replace('"', "")
 
 
 def question_names(question: str) -> list[str]:

@@ -46,8 +46,9 @@ def excerpt(a: Answer, n: int, text: str, limit: int = 300) -> str:
 def print_answer(con: Console, a: Answer) -> None:
     if a.understood_as:
         con.print(f"Understood as: {escape(a.understood_as)}", style="dim italic")
-    style = "yellow" if a.abstained else "bold"
-    con.print(escape(a.answer), style=style)
+    if a.short and not a.abstained:
+        con.print(f"[bold]{escape(a.short.text)}[/] [cyan]\\[{a.short.n}][/]")
+    con.print(escape(a.answer), style="yellow" if a.abstained else None)
     if a.citations:
         con.print()
         con.print("Sources", style="underline")
