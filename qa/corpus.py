@@ -200,6 +200,28 @@ def _read_meta_sidecar(path: Path) -> dict:
     return {k: v for k, v in data.items() if k in ("title", "source", "date")}
 
 
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
+# a year that is a plan or a deadline, not a period the article reports: "by 2030", "will ... in 2027"
+_FUTURE_YEAR = re.compile(r"\b(?:by|until|till|through|before)\s+(?:the end of\s+)?(?:\w+\s+)?$", re.IGNORECASE)
+_FUTURE = re.compile(r"\b(?:will|shall|plans?|planned|planning|expects?|expected|scheduled|aims?|aiming|"
+                     r"intends?|target|goal|forecast)\b", re.IGNORECASE)
+
+
+def reported_years(text: str) -> list[int]:
+    """The years ``text`` reports as past or present: not later than today, and not a plan for a
+    year to come ("will ... in 2027", "by 2030")."""
+    this_year = date.today().year
+    out = []
+    for sentence in _SENTENCE_END.split(text):
+        future = bool(_FUTURE.search(sentence))
+        for m in _YEAR.finditer(sentence):
+            y = int(m.group(1))
+            if y > this_year or _FUTURE_YEAR.search(sentence[: m.start()]) or (future and y >= this_year - 1):
+                continue
+            out.append(y)
+    return out
+
+
 def make_document(doc_id: str, text: str, path: str | None = None, fingerprint: str = "",
                   title: str | None = None, meta: dict | None = None) -> Document:
     """Clean ``text`` and extract metadata into a :class:`Document`."""
@@ -211,9 +233,7 @@ def make_document(doc_id: str, text: str, path: str | None = None, fingerprint: 
     header = [ln.text for ln in lines[: (lines.index(first_body) if first_body else len(lines))]]
     body_start = first_body.text if first_body else ""
     stated = _parse_date("\n".join(header)) or _parse_date(body_start[:200])
-    years = [int(y) for y in _YEAR.findall("\n".join(body_lines))]
-    this_year = date.today().year
-    years = [y for y in years if y <= this_year]
+    years = reported_years("\n".join(body_lines))
     meta = meta or {}
     doc = Document(
         doc_id=doc_id,

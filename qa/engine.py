@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 TOKEN_STARTS_CACHED = 4096  # passages whose token offsets an engine keeps (for the sentence MaxSim)
 ASK_PASSAGES = 8  # passages an answer is drawn from
+RECENT_PASSAGES = 20  # for a question about the present: where to look for the newest source
 
 
 def project_seeds() -> Path:
@@ -231,10 +232,12 @@ class Engine:
             said = self._statements(index, query, space)
             if said is not None:
                 return said
-        cands = retrieve(index, query, k, Mode.RERANK, self._starts(query))
+        cands = retrieve(index, query, max(k, RECENT_PASSAGES) if query.recent else k, Mode.RERANK,
+                         self._starts(query))
         rows = index.passages([c.row for c in cands])
         entities = index.entities([t for c in cands for _, _, t in rows[c.row].sentences])
-        return answers.answer(query, cands, rows, index.idf_weights(query.terms, unknown=True), space, entities)
+        return answers.answer(query, cands, rows, index.idf_weights(query.terms, unknown=True), space, entities,
+                              passages=k)
 
     def _statements(self, index: IndexReader, query: Query, space: answers.Space) -> Answer | None:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"

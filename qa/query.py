@@ -183,9 +183,16 @@ class Query:
         return replace(self, vector=vector, tokens=tokens, ml_vector=ml_vector)
 
 
+_NOT_STATE = frozenset({"why", "number", "when", "list", "statement"})
+
+
 def parse_query(question: str) -> Query:
     """Clean and analyse a question (raises QuestionError when it is empty or too long)."""
     text = clean_question(question)
+    asks = question_type(text)
+    # "Why won't Japan sign now?" asks for a reason, "How many ... now?" for a figure: the newest
+    # source leads only where the question asks for the state of things
+    recent = wants_recent(text) and asks not in _NOT_STATE
     return Query(text=text, foreign=is_foreign(text), speaker=parse_speaker_question(text),
-                 recent=wants_recent(text), asks=question_type(text), terms=tuple(question_terms(text)),
+                 recent=recent, asks=asks, terms=tuple(question_terms(text)),
                  search_terms=tuple(dict.fromkeys(query_tokens(text))))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from qa.answer.select import KEEP_SHARE, MAX_SENTENCES, Picked, _best_first, _recency, _similar
+from qa.answer.select import KEEP_SHARE, MAX_SENTENCES, Picked, _best_first, _similar, recency
 from qa.query import Query, transliterate
 from qa.question_type import question_type
 
@@ -42,7 +42,7 @@ _FIGURE = re.compile(r"\b\d[\d,.]*\s*(?:%|percent|per cent|billion|million|thous
 _REASON = re.compile(r"\b(?:because|due to|owing to|since|as a result|in order to|so as to|so that|the reason|"
                      r"thanks to|given that|for fear|in view of|amid|aimed at|in the hope|the goal|in exchange for|"
                      r"explained by|is explained|stems from|caused by|leads? to|would allow|will allow|"
-                     r"which is why|that is why|therefore|therefore,|hence)\b", re.IGNORECASE)
+                     r"which is why|that is why|therefore|hence|only after|only if|only when|unless|provided that)\b", re.IGNORECASE)
 _POLAR = re.compile(r"\b(?:not|no|never|nothing|cannot|can't|won't|doesn't|don't|didn't|isn't|aren't|wasn't|"
                     r"unlikely|refused|rejected|denied|impossible|neither|nor|yes|indeed|confirmed|agreed|"
                     r"continues to|still)\b|n't\b", re.IGNORECASE)
@@ -142,16 +142,16 @@ def arrange(query: Query, items: list[Picked], limit: int = MAX_SENTENCES) -> li
     ranked = sorted(items, key=lambda p: -lead_score[id(p)])
     best = max(p.score for p in items)
     pool = [p for p in ranked if p.score >= KEEP_SHARE * best] or ranked
-    if query.recent:
-        newest = max(_recency(p.passage) for p in pool)
-        pool = [p for p in pool if _recency(p.passage) == newest]
+    if query.recent:  # the newest source read leads (qa.answer.newest_first put its best passage first)
+        newest = max(recency(p.passage) for p in items)
+        pool = [p for p in ranked if recency(p.passage) == newest]
     lead = pool[0]
     others = [p for p in items
               if p.text not in lead.text and lead.text not in p.text and not _similar(p.text, lead.text)]
     rest = [p for p in _best_first(others, limit - 1) if p.score >= KEEP_SHARE * best]
     picked = [lead, *rest]
     if query.recent:
-        picked = [lead, *sorted(picked[1:], key=lambda x: _recency(x.passage), reverse=True)]
+        picked = [lead, *sorted(picked[1:], key=lambda x: recency(x.passage), reverse=True)]
     return picked
 
 

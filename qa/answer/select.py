@@ -149,11 +149,11 @@ def best_sentences(items: list[Picked], recent: bool, limit: int = MAX_SENTENCES
     best = picked[0].score
     picked = [p for p in picked if p.score >= KEEP_SHARE * best]
     if recent:
-        picked.sort(key=lambda x: _recency(x.passage), reverse=True)
+        picked.sort(key=lambda x: recency(x.passage), reverse=True)
     return picked
 
 
-def _recency(p: PassageRow) -> str:
+def recency(p: PassageRow) -> str:
     """Sort key, larger is newer: the stated date ("2019-02-17"), else the latest year mentioned."""
     return p.date or f"{_year(p):04d}"
 
