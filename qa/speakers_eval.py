@@ -21,7 +21,7 @@ from pathlib import Path
 
 from qa.attribution import quote_opening, statement_flags
 from qa.chunking import document_sentences, normalize_ws
-from qa.corpus import load_file, iter_files
+from qa.corpus import iter_files, load_file
 from qa.errors import UserError
 
 # (the article's sentences, candidate names) -> the candidates speaking in each sentence
