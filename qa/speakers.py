@@ -49,7 +49,7 @@ _TITLE_CLASSES = (
                           r"institute|university|academy)\b", re.I)),
     ("president", re.compile(r"\bpresident\b", re.I)),
 )
-_ORG_HEADS = frozenset("service ministry office agency government embassy kremlin cabinet department "
+_ORG_HEADS = frozenset("service ministry office agency government embassy cabinet department "
                        "committee spokesman spokeswoman spokesperson".split())
 
 
@@ -74,6 +74,12 @@ class _Memory:
     target: str | None = None  # whom "he"/"she" means: the last person speaking or acting as a subject
     target_at: int = -99
     persons: set[str] = field(default_factory=set)  # full names known to be people
+    seen: dict[str, int] = field(default_factory=dict)  # person -> when last named or heard (a running count)
+    clock: int = 0
+
+    def saw(self, person: str) -> None:
+        self.clock += 1
+        self.seen[person] = self.clock
 
 
 @lru_cache(maxsize=1)
@@ -92,6 +98,8 @@ def attribute(sentences: list[str], batch_size: int = 64, fallback: bool = True)
         found = _sentence(doc, mem, i)
         _remember_people(doc, mem, i)
         people = [a.speaker for a in found if a.speaker in mem.persons]
+        for p in people:
+            mem.saw(p)
         if people:
             mem.target, mem.target_at = people[-1], i
         out.append(found)
@@ -112,7 +120,7 @@ def speakers_of(doc_sentences: list[str]) -> list[list[str]]:
 def _sentence(doc, mem: _Memory, i: int) -> list[Attribution]:
     found: list[Attribution] = []
     for tok in doc:
-        if _is_cue(tok) and tok.dep_ != "amod":
+        if _is_cue(tok) and tok.dep_ != "amod" and not _hedged(tok):
             subjects = _subjects(tok)
             for subj in subjects:
                 name = _who(subj, doc, mem, i)
@@ -127,6 +135,12 @@ def _sentence(doc, mem: _Memory, i: int) -> list[Attribution]:
                     if name:
                         found.append(Attribution(name, "according to", 0, len(doc.text)))
     return found
+
+
+def _hedged(verb) -> bool:
+    """A cue in the clause of "it is possible / likely / clear that ...": a guess, not a report."""
+    head = verb.head
+    return verb.dep_ == "ccomp" and head.lemma_ == "be" and any(c.dep_ == "acomp" for c in head.children)
 
 
 def _takes_issue(tok) -> bool:
@@ -227,20 +241,19 @@ _NATION = re.compile(r"\b(Russian|Japanese|Chinese|American|Ukrainian)\b", re.I)
 
 
 def _role(tok, mem: _Memory) -> str | None:
-    """The person last named with the title a role noun stands for ("the Russian minister")."""
+    """The person a role noun stands for ("the Russian minister", "the diplomat"): of those named
+    with a title of its class (and not another nationality), the one named or heard last."""
     phrase = _phrase(tok, with_preps=_role_head(tok))
+    if tok.dep_ == "conj":  # "the Japanese Prime Minister and Foreign Minister"
+        phrase = f"{_phrase(tok.head)} {phrase}"
     if _role_head(tok) or tok.lower_ == "minister":
         classes = [c for c, rx in _TITLE_CLASSES if rx.search(phrase)][:1]
     else:
         classes = list(_ROLE_CLASSES.get(tok.lower_, ()))
     nation = _NATION.search(phrase)
     want = nation.group(1).lower() if nation else ""
-    best: tuple[int, str] | None = None
-    for c in classes:
-        for at, (person, nat) in enumerate(mem.by_class.get(c, [])):
-            if not want or not nat or nat == want:
-                best = max(best or (at, person), (at, person)) if c == classes[0] or best is None else best
-    return best[1] if best else None
+    fits = {p for c in classes for p, nat in mem.by_class.get(c, []) if not want or not nat or nat == want}
+    return max(fits, key=lambda p: mem.seen.get(p, 0)) if fits else None
 
 
 def _phrase(tok, with_preps: bool = False) -> str:
@@ -279,11 +292,15 @@ def _remember_people(doc, mem: _Memory, i: int) -> None:
         full = mem.full[sur]
         mem.persons.add(full)
         mem.last_person = full
+        mem.saw(full)
         title = _title(e)
         nation = _NATION.search(title)
-        for c in [c for c, rx in _TITLE_CLASSES if rx.search(title)][:1]:
+        classes = [c for c, rx in _TITLE_CLASSES if rx.search(title)][:1]
+        if not classes and re.search(r"\bcounterpart\b", title, re.I):  # "his Japanese counterpart Taro Kono"
+            classes = [c for c, people in mem.by_class.items() if people][-1:]
+        for c in classes:
             mem.by_class.setdefault(c, []).append((full, nation.group(1).lower() if nation else ""))
-        if e.root.dep_ in ("nsubj", "nsubjpass"):
+        if e.root.dep_ in ("nsubj", "nsubjpass", "ROOT"):
             mem.target, mem.target_at = full, i
     for tok in doc:  # "the prime minister wants ...": a role nobody was named with stops "he" reaching back
         if tok.dep_ == "nsubj" and tok.head.dep_ == "ROOT" and (tok.lower_ in _ROLE_CLASSES or _role_head(tok)) \
@@ -325,8 +342,8 @@ def _spread_quotes(texts: list[str], out: list[list[Attribution]]) -> None:
                 if not out[j]:
                     out[j] = [Attribution(a.speaker, "quote", 0, len(texts[j])) for a in out[i]]
     for i, text in enumerate(texts):
-        if not out[i] or not _leaves_open(text):
-            continue
+        if not out[i] or not _leaves_open(text) or re.match(r"^[\"“«„'‘—–-]", text):
+            continue  # (a sentence that opens with the quote closes it at its attribution, whatever the mark)
         for j in range(i + 1, min(i + 5, len(texts))):
             if out[j] or any(q in texts[j] for q in "«»") or (texts[j].count('"') and not _closes_quote(texts[j])):
                 break
