@@ -257,11 +257,16 @@ def _role(tok, mem: _Memory) -> str | None:
 
 
 def _phrase(tok, with_preps: bool = False) -> str:
-    """The noun phrase a head word ends (determiners, possessives, modifiers; its 'of ...' too)."""
-    keep = [t for t in tok.subtree if t.i <= tok.i and t.dep_ not in ("punct",)]
+    """The noun phrase a head word ends (determiners, possessives, modifiers; its 'of ...' too), as
+    the sentence writes it."""
+    keep = [t.i for t in tok.subtree if t.i <= tok.i and t.dep_ != "punct"]
     if with_preps:
-        keep += [t for c in tok.children if c.dep_ == "prep" and c.i > tok.i for t in c.subtree]
-    return " ".join(t.text for t in sorted(keep, key=lambda t: t.i))
+        keep += [t.i for c in tok.children if c.dep_ == "prep" and c.i > tok.i for t in c.subtree]
+    first = tok.i
+    while first - 1 in keep:  # the words running up to the head, without a clause set off before them
+        first -= 1
+    last = max(i for i in keep if i >= tok.i)
+    return tok.doc[first : last + 1].text
 
 
 def _full(name: str, mem: _Memory) -> str:
