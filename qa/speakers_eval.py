@@ -23,22 +23,10 @@ from qa.attribution import quote_opening, statement_flags
 from qa.chunking import document_sentences, normalize_ws
 from qa.corpus import iter_files, load_file
 from qa.errors import UserError
+from qa.speakers import name_matches
 
 # (the article's sentences, candidate names) -> the candidates speaking in each sentence
 Method = Callable[[list[str], list[str]], list[set[str]]]
-
-
-def name_matches(name: str, candidate: str) -> bool:
-    """Whether a speaker ``name`` as an article gives it ("The Kremlin's press service", "Sergei
-    Lavrov") is ``candidate`` ("Kremlin press service", "Lavrov"): the candidate's words end it."""
-    words, want = _words(name), _words(candidate)
-    return bool(want) and words[-len(want):] == want
-
-
-def _words(name: str) -> list[str]:
-    name = name.replace("’", "'").replace("'s ", " ").removesuffix("'s")
-    words = [w.strip(".,").lower() for w in name.split()]
-    return [w for w in words if w and w != "the"]
 
 
 def rules_method(texts: list[str], candidates: list[str]) -> list[set[str]]:
@@ -69,7 +57,7 @@ def rules_with_quotes_method(texts: list[str], candidates: list[str]) -> list[se
 
 def parse_method(texts: list[str], candidates: list[str]) -> list[set[str]]:
     """The parse-backed attribution (``qa.speakers.speakers_of``), its names mapped to candidates."""
-    from qa.speakers import speakers_of
+    from qa.speakers import speakers_of  # (loads spaCy)
 
     return [{c for c in candidates if any(name_matches(n, c) for n in names)} for names in speakers_of(texts)]
 

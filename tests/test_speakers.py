@@ -121,3 +121,16 @@ def test_the_parse_finds_speakers_cues_and_references(speakers_of):
 def test_the_parse_keeps_the_rules_counter_examples(speakers_of, sentences, surname, expected):
     got = speakers_of(sentences)
     assert [i for i, names in enumerate(got) if any(speakers_eval.name_matches(n, surname) for n in names)] == expected
+
+
+def test_qa_eval_statements_prints_each_method(tmp_path, monkeypatch, capsys):
+    from qa import cli
+
+    (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
+    labels = tmp_path / "s.jsonl"
+    row = {"doc_id": "a", "sentence": "Sergey Lavrov said", "speaker": "Lavrov"}
+    labels.write_text(json.dumps(row), encoding="utf-8")
+    monkeypatch.setenv("QA_SEEDS_DIR", str(tmp_path))
+    assert cli.main(["eval", "--statements", str(labels), "--method", "rules", "--json"]) == 0
+    (only,) = json.loads(capsys.readouterr().out)
+    assert only["method"] == "rules" and only["overall"]["recall"] == 1.0
