@@ -288,7 +288,7 @@ def _full(name: str, mem: _Memory) -> str:
     name = _HONORIFIC.sub("", name.replace("’s", "").removesuffix("'s")).strip()
     sur = name.split()[-1].lower() if name.split() else ""
     known = mem.full.get(sur)
-    if known and len(known.split()) > len(name.split()):
+    if known and (len(known.split()), len(known)) > (len(name.split()), len(name)):
         return known
     return name
 
@@ -306,7 +306,8 @@ def _remember_people(doc, mem: _Memory, i: int) -> None:
         if not name:
             continue
         sur = name.split()[-1].lower()
-        if len(name.split()) >= len(mem.full.get(sur, "").split()):
+        known = mem.full.get(sur, "")
+        if (len(name.split()), len(name)) >= (len(known.split()), len(known)):  # "Viktor Kuzminkov" over "V. Kuzminkov"
             mem.full[sur] = name
         full = mem.full[sur]
         mem.persons.add(full)
