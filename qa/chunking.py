@@ -18,7 +18,7 @@ from qa.sentences import split_sentences
 # Bump when cleaning, chunking or what is stored per passage changes: `qa index` then re-chunks
 # every document (vectors of unchanged passage texts are reused). 4 added token states, which
 # an older index lacks: its first refresh encodes every passage once. 5 added the sentences'
-# named entities (qa/annotate.py).
+# named entities and speakers (qa/annotate.py).
 PIPELINE_VERSION = 5
 TARGET_CHARS = 600
 MAX_CHARS = 1000

@@ -243,7 +243,7 @@ class Engine:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"
         when it has a topic), for :func:`qa.answer.statements`."""
         who = query.speaker
-        named = index.rows_mentioning(who.surname)
+        named = sorted(set(index.rows_mentioning(who.surname)) | set(index.rows_spoken_by(who.surname)))
         if not named:
             return None
         if space.multilingual:
@@ -253,7 +253,7 @@ class Engine:
         else:
             cos = index.cosines(space.vector, named)
         weights = index.idf_weights(who.topic_terms) if who.topic and not space.multilingual else {}
-        return answers.statements(query, index.passages(named), cos, weights, space)
+        return answers.statements(query, index.passages(named), cos, weights, space, index.speakers(named))
 
     # ------------------------------------------------------------ corpus
 

@@ -59,7 +59,7 @@ class IndexReader:
                 raise IndexUnusable(_rebuild(f"token states in {path / 'tokens'} are corrupt")) from exc
         self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
         self.annotated = bool(version.manifest.get("annotations")) and self.db.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = 'sentence_entities'").fetchone() is not None
+            "SELECT count(*) FROM sqlite_master WHERE name IN ('sentence_entities', 'speakers')").fetchone()[0] == 2
         sizes = {self.dense_index.ntotal, self.lexical.num_docs, self.size}
         if self.ml_index is not None:
             sizes.add(self.ml_index.ntotal)
@@ -124,6 +124,27 @@ class IndexReader:
         keys = {sentence_key(t): t for t in sentences}
         q = f"SELECT key, entities FROM sentence_entities WHERE key IN ({','.join('?' * len(keys))})"
         return {keys[k]: [tuple(e) for e in json.loads(v)] for k, v in self.db.execute(q, list(keys))}
+
+    def speakers(self, rows: list[int]) -> dict[int, list[list[str]]]:
+        """For each passage row, the stored speakers of each of its sentences (qa/speakers.py); empty
+        when the index has none (built without annotations, or before them)."""
+        if not rows or not self.annotated:
+            return {}
+        passages = self.passages(rows)
+        docs = sorted({p.doc_id for p in passages.values()})
+        q = f"SELECT doc_id, start, speaker FROM speakers WHERE doc_id IN ({','.join('?' * len(docs))})"
+        said: dict[tuple[str, int], list[str]] = {}
+        for doc_id, start, name in self.db.execute(q, docs):
+            said.setdefault((doc_id, start), []).append(name)
+        return {r: [said.get((p.doc_id, a), []) for a, _, _ in p.sentences] for r, p in passages.items()}
+
+    def rows_spoken_by(self, surname: str, limit: int = 400) -> list[int]:
+        """Rows holding a sentence whose stored speaker's name contains ``surname`` (case-insensitive)."""
+        if not self.annotated:
+            return []
+        q = ("SELECT DISTINCT p.row FROM passages p JOIN speakers s ON s.doc_id = p.doc_id AND s.start >= p.start "
+             "AND s.start < p.end WHERE instr(lower(s.speaker), ?) > 0 ORDER BY p.row LIMIT ?")
+        return [r for (r,) in self.db.execute(q, (surname.lower(), limit))]
 
     def doc_frequencies(self, terms: list[str]) -> dict[str, int]:
         """Document frequency (in passages) of stemmed terms."""

@@ -24,7 +24,7 @@ from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
 from embeddings.token_index import Quantized
 from qa import annotate
-from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
+from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, document_sentences, embed_text, normalize_ws
 from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
 from qa.errors import InputError, model_errors
 from qa.lexical import LexicalIndex, tokenize
@@ -274,7 +274,8 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
         build = new_version_dir(root)
         write_version(build, docs, passages, texts, keys, main, ml, progress)
         if pl.annotations_fp:
-            write_annotations(build, passages, live if reuse and old.get("annotations") == pl.annotations_fp else None)
+            same = live if reuse and old.get("annotations") == pl.annotations_fp else None
+            write_annotations(build, docs, same, {d.doc_id for d in docs} - set(report.added) - set(report.changed))
         manifest = make_manifest(build, pl, paths, docs, len(passages), model_name(mpath), main, ml)
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         report.version = publish(root, build).name
@@ -319,26 +320,38 @@ def make_manifest(build: Path, pl: Plan, paths: list[Path], docs: list[Document]
     return manifest
 
 
-def write_annotations(build: Path, passages: list[tuple[Document, Passage]], live: Version | None) -> None:
-    """The named entities of every distinct sentence (qa/annotate.py), reusing the live version's."""
-    sentences = list(dict.fromkeys(normalize_ws(d.text[a:b]) for d, p in passages for a, b in p.sentences))
-    keys = [annotate.sentence_key(t) for t in sentences]
+def write_annotations(build: Path, docs: list[Document], live: Version | None, unchanged: set[str]) -> None:
+    """Each sentence's named entities and speakers (qa/annotate.py): the documents in ``unchanged``
+    keep the live version's, the others are parsed."""
     known: dict[str, str] = {}
-    if live is not None:
+    kept: list[tuple[str, int, str]] = []
+    if live is not None and unchanged:
         try:
             db = open_db(live.path / "passages.sqlite")
             try:
                 known = dict(db.execute("SELECT key, entities FROM sentence_entities"))
+                kept = [r for r in db.execute("SELECT doc_id, start, speaker FROM speakers") if r[0] in unchanged]
             finally:
                 db.close()
         except (IndexUnusable, sqlite3.DatabaseError) as exc:
             log.info("not reusing the previous annotations (%s)", exc)
-    todo = [i for i, k in enumerate(keys) if k not in known]
-    for i, ents in zip(todo, annotate.entities([sentences[i] for i in todo])):
-        known[keys[i]] = json.dumps(ents)
+            known, unchanged = {}, set()
+    entity_rows: dict[str, str] = {}
+    speaker_rows = list(kept)
+    for d in docs:
+        spans = [s for section in document_sentences(d) for s in section]
+        texts = [normalize_ws(d.text[a:b]) for a, b in spans]
+        keys = [annotate.sentence_key(t) for t in texts]
+        if d.doc_id in unchanged and all(k in known for k in keys):
+            entity_rows.update((k, known[k]) for k in keys)
+            continue
+        found = annotate.analyse(texts)
+        entity_rows.update((k, json.dumps(e)) for k, e in zip(keys, found.entities))
+        speaker_rows += [(d.doc_id, a, name) for (a, _), names in zip(spans, found.speakers) for name in names]
     db = sqlite3.connect(build / "passages.sqlite")
     with db:
-        db.executemany("INSERT INTO sentence_entities VALUES (?,?)", [(k, known[k]) for k in dict.fromkeys(keys)])
+        db.executemany("INSERT INTO sentence_entities VALUES (?,?)", entity_rows.items())
+        db.executemany("INSERT OR IGNORE INTO speakers VALUES (?,?,?)", speaker_rows)
     db.close()
 
 

@@ -26,6 +26,7 @@ from qa.index_reader import IndexReader
 from qa.lexical import coverage as term_coverage
 from qa.passages import Candidate, PassageRow, joinable
 from qa.query import Query
+from qa.speaker_names import name_matches
 
 RERANK_DEPTH = 20  # the rerank reorders the fused top 2 x this, drawn from each retriever's top 2 x this
 LATE_DEPTH = 10  # MaxSim for the best this many: the same figures for 10, 20 and 40 on all four sets
@@ -82,9 +83,14 @@ def bm25(pool: Pool, w: float) -> list[float]:
 
 
 def speaker(pool: Pool, w: float) -> list[float]:
-    """For "what did X say": the passage has X speaking, not merely named."""
+    """For "what did X say": the passage has X speaking, not merely named (the index's speakers,
+    from a parse; else qa/attribution.py's rules)."""
     who = pool.query.speaker
-    return [w if who is not None and speaks_in(pool.rows[c.row], who.surname) else 0.0 for c in pool.cands]
+    if who is None:
+        return [0.0] * len(pool.cands)
+    stored = pool.index.speakers([c.row for c in pool.cands]) if pool.index is not None else {}
+    return [w if (any(name_matches(n, who.surname) for names in stored[c.row] for n in names) if c.row in stored
+                  else speaks_in(pool.rows[c.row], who.surname)) else 0.0 for c in pool.cands]
 
 
 def maxsim(pool: Pool, w: float) -> list[float]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
 
-from qa.annotate import MODEL
 from qa.attribution import _closes_quote, open_quote, statement_flags
+from qa.nlp import nlp
+from qa.speaker_names import name_matches  # noqa: F401 (re-exported)
 
 # Lemmas of verbs that report speech or a stated position.
 SPEECH_LEMMAS = frozenset(
@@ -82,16 +82,12 @@ class _Memory:
         self.seen[person] = self.clock
 
 
-@lru_cache(maxsize=1)
-def _nlp():
-    import spacy
-
-    return spacy.load(MODEL)
-
-
-def attribute(sentences: list[str], batch_size: int = 64, fallback: bool = True) -> list[list[Attribution]]:
-    """The speakers of each of an article's sentences (in reading order), with cue and span."""
-    docs = list(_nlp().pipe(sentences, batch_size=batch_size))
+def attribute(sentences: list[str], batch_size: int = 64, fallback: bool = True,
+              docs: list | None = None) -> list[list[Attribution]]:
+    """The speakers of each of an article's sentences (in reading order), with cue and span
+    (``docs``: the sentences already parsed by ``qa.annotate.nlp()``)."""
+    if docs is None:
+        docs = list(nlp().pipe(sentences, batch_size=batch_size))
     mem = _Memory()
     out: list[list[Attribution]] = []
     for i, doc in enumerate(docs):
@@ -112,20 +108,6 @@ def attribute(sentences: list[str], batch_size: int = 64, fallback: bool = True)
 def speakers_of(doc_sentences: list[str]) -> list[list[str]]:
     """The speakers (full names, as the article gives them) of each sentence of one document."""
     return [list(dict.fromkeys(a.speaker for a in atts)) for atts in attribute(doc_sentences)]
-
-
-def name_matches(name: str, candidate: str) -> bool:
-    """Whether a speaker ``name`` as an article gives it ("The Kremlin's press service", "Sergei
-    Lavrov") is ``candidate`` ("Kremlin press service", "Lavrov"): the candidate's words end it."""
-    words, want = _words(name), _words(candidate)
-    return bool(want) and words[-len(want):] == want
-
-
-def _words(name: str) -> list[str]:
-    """A name's words for matching: lower case, no "the", no possessive."""
-    name = name.replace("’", "'").replace("'s ", " ").removesuffix("'s")
-    words = [w.strip(".,").lower() for w in name.split()]
-    return [w for w in words if w and w != "the"]
 
 
 # ---------------------------------------------------------------- one sentence

@@ -209,6 +209,7 @@ CREATE INDEX passages_doc ON passages(doc_id);
 CREATE TABLE terms (term TEXT PRIMARY KEY, df INTEGER);
 CREATE TABLE meta (k TEXT PRIMARY KEY, v TEXT);
 CREATE TABLE sentence_entities (key TEXT PRIMARY KEY, entities TEXT);  -- qa/annotate.py
+CREATE TABLE speakers (doc_id TEXT, start INTEGER, speaker TEXT, PRIMARY KEY (doc_id, start, speaker));
 """
 
 

@@ -112,21 +112,21 @@ def _by_meaning(query: Query, cands: list[Candidate], rows: dict[int, PassageRow
 
 
 def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float], weights: dict[str, float],
-               space: Space) -> Answer | None:
+               space: Space, speakers: dict[int, list[list[str]]] | None = None) -> Answer | None:
     """What the speaker of ``query`` said, from ``rows`` (the passages naming them; ``cos``: their
     cosine with the question, or with "X topic" when it has one; ``weights``: the IDF of the
     topic's terms), or None when no sentence of theirs is found (answer from the passages then)."""
     who = query.speaker
     header = statements_header(who.name)
     if space.multilingual:  # no terms to match: every statement, the closest to the topic by meaning first
-        picked = pick_statements(rows, cos, who.surname, [], {}, limit=3 * MAX_STATEMENTS)
+        picked = pick_statements(rows, cos, who.surname, [], {}, limit=3 * MAX_STATEMENTS, speakers=speakers)
         if picked and who.topic:
             sims = space.similarity([p.text for p in picked])
             picked = [picked[i] for i in np.argsort(-sims, kind="stable")]
         picked = picked[:MAX_STATEMENTS]
         return compose(query.text, picked, False, header=header) if picked else None
     terms = list(who.topic_terms) if who.topic else []
-    picked = pick_statements(rows, cos, who.surname, terms, weights)
+    picked = pick_statements(rows, cos, who.surname, terms, weights, speakers=speakers)
     if not picked:
         return None
     if who.topic and terms and max(coverage(terms, weights, s.text) for s in picked) == 0 \

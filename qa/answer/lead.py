@@ -42,7 +42,8 @@ _FIGURE = re.compile(r"\b\d[\d,.]*\s*(?:%|percent|per cent|billion|million|thous
 _REASON = re.compile(r"\b(?:because|due to|owing to|since|as a result|in order to|so as to|so that|the reason|"
                      r"thanks to|given that|for fear|in view of|amid|aimed at|in the hope|the goal|in exchange for|"
                      r"explained by|is explained|stems from|caused by|leads? to|would allow|will allow|"
-                     r"which is why|that is why|therefore|hence|only after|only if|only when|unless|provided that)\b", re.IGNORECASE)
+                     r"which is why|that is why|therefore|hence|only after|only if|only when|unless|provided that)\b",
+                     re.IGNORECASE)
 _POLAR = re.compile(r"\b(?:not|no|never|nothing|cannot|can't|won't|doesn't|don't|didn't|isn't|aren't|wasn't|"
                     r"unlikely|refused|rejected|denied|impossible|neither|nor|yes|indeed|confirmed|agreed|"
                     r"continues to|still)\b|n't\b", re.IGNORECASE)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from qa.attribution import open_quote, quote_opening, statement_flags
 from qa.lexical import coverage, tokenize
 from qa.passages import Candidate, PassageRow
+from qa.speaker_names import name_matches
 
 MAX_SENTENCES = 3
 MAX_STATEMENTS = 8
@@ -159,18 +160,25 @@ def recency(p: PassageRow) -> str:
 
 
 def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname: str, terms: list[str],
-                    weights: dict[str, float], limit: int = MAX_STATEMENTS) -> list[Picked]:
-    """Sentences in which ``surname`` is the speaker, most relevant first, spread over articles."""
+                    weights: dict[str, float], limit: int = MAX_STATEMENTS,
+                    speakers: dict[int, list[list[str]]] | None = None) -> list[Picked]:
+    """Sentences in which ``surname`` is the speaker, most relevant first, spread over articles.
+    ``speakers``: the index's speakers of each passage's sentences (qa/speakers.py, from a parse);
+    a passage without them is read with qa/attribution.py's rules."""
     items: list[Picked] = []
     for row, p in rows.items():
         texts = [t for _, _, t in p.sentences]
-        flags = statement_flags(texts, surname)
-        # A quote the splitter cut into sentences belongs to the attributed sentence that closes it
-        # ('"In recent months ... In addition ... There is great potential," Kono said.').
-        for i in range(len(texts) - 1, 0, -1):
-            if flags[i] and not flags[i - 1]:
-                for j in quote_opening(texts, i):
-                    flags[j] = True
+        stored = (speakers or {}).get(row)
+        if stored is not None:  # a cut quote is already its speaker's, sentence by sentence
+            flags = [any(name_matches(n, surname) for n in names) for names in stored]
+        else:
+            flags = statement_flags(texts, surname)
+            # A quote the splitter cut into sentences belongs to the attributed sentence that closes it
+            # ('"In recent months ... In addition ... There is great potential," Kono said.').
+            for i in range(len(texts) - 1, 0, -1):
+                if flags[i] and not flags[i - 1]:
+                    for j in quote_opening(texts, i):
+                        flags[j] = True
         merged: list[tuple[str, bool]] = []
         for text, attributed in zip(texts, flags):
             if merged and merged[-1][1] and attributed and open_quote(merged[-1][0]):
