@@ -359,7 +359,9 @@ class Engine:
         q = "SELECT doc_id, title, source, date, path, language, passages, year_hint FROM docs"
         rows = self._retriever.db.execute(q).fetchall()
         rows.sort(key=lambda r: (r[3] or "", r[7] or 0, r[0]), reverse=True)
-        return [SourceInfo(*r[:7]) for r in rows]
+        docs = self._retriever.version.manifest.get("documents", {})
+        return [SourceInfo(*r[:7], url=docs.get(r[0], {}).get("url"),
+                           also_published_by=docs.get(r[0], {}).get("also_published_by", [])) for r in rows]
 
     def stats(self) -> CorpusStats:
         """Counts, outlets and date range of the indexed articles."""
@@ -388,7 +390,7 @@ def _hits(r: Retriever, cands: list[Candidate], k: int) -> list[Hit]:
 
 def _hit(p: PassageRow, rank: int, score: float) -> Hit:
     return Hit(rank=rank, doc_id=p.doc_id, chunk_id=p.chunk_id, score=round(float(score), 6), text=p.text,
-               title=p.title, source=p.source, date=p.date, path=p.path, start=p.start, end=p.end)
+               title=p.title, source=p.source, date=p.date, path=p.path, start=p.start, end=p.end, url=p.url)
 
 
 def _abstain(question: str, why: str | None = None) -> Answer:

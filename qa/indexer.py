@@ -24,7 +24,7 @@ from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
 from embeddings.token_index import Quantized
 from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
-from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
+from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file, sidecar_path
 from qa.errors import InputError
 from qa.lexical import LexicalIndex, tokenize
 from qa.store import (
@@ -87,11 +87,15 @@ def _hash_file(p: Path) -> str:
 
 
 def input_fingerprints(paths: list[Path]) -> dict[str, str]:
-    """``{file: sha256}`` for every input file (articles and .jsonl corpora)."""
+    """``{file: sha256}`` for every input file (articles and .jsonl corpora); an article's
+    ``NAME.meta.json`` counts as part of it, so editing it alone refreshes the index."""
     out = {}
     for f in _input_files(paths):
         try:
             out[str(f.resolve())] = _hash_file(f)
+            side = sidecar_path(f)
+            if side.is_file():
+                out[str(f.resolve())] += "+meta:" + _hash_file(side)[:16]
         except OSError as exc:
             out[str(f.resolve())] = f"unreadable:{exc.errno}"
     return out
@@ -267,7 +271,8 @@ def build_index(paths: list[Path], root: Path, full: bool = False, progress: boo
             "dense_index": "hnsw" if len(passages) >= vector_index.HNSW_MIN else "flat",
             "token_states": tokens is not None,
             "token_states_setting": tokens_setting,  # QA_TOKEN_STATES when built: a change rebuilds
-            "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title}
+            "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title,
+                                     **{k: d.meta[k] for k in ("url", "also_published_by") if d.meta.get(k)}}
                           for d in docs},
         }
         manifest["files"] = {str(f.relative_to(build)): f.stat().st_size

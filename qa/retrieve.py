@@ -73,6 +73,7 @@ class PassageRow:
     year_hint: int | None
     path: str | None
     language: str
+    url: str | None = None
 
 
 def fold_overlaps(ranked: list[PassageRow], max_parts: int = 2,
@@ -158,7 +159,7 @@ def _merge(a: PassageRow, b: PassageRow) -> PassageRow:
 def _with_sentences(p: PassageRow, chunk_id: str, sentences: list[tuple[int, int, str]]) -> PassageRow:
     """``p`` (metadata and row) holding ``sentences``, consecutive ones, only."""
     return PassageRow(p.row, chunk_id, p.doc_id, " ".join(t for _, _, t in sentences), sentences[0][0],
-                      sentences[-1][1], sentences, p.title, p.source, p.date, p.year_hint, p.path, p.language)
+                      sentences[-1][1], sentences, p.title, p.source, p.date, p.year_hint, p.path, p.language, p.url)
 
 
 def rrf(rankings: list[list[int]], weights: list[float] | None = None, k: int = RRF_K) -> dict[int, float]:
@@ -182,6 +183,7 @@ class Retriever:
 
     def __init__(self, version: Version) -> None:
         self.version = version
+        self.urls = {d: e["url"] for d, e in version.manifest.get("documents", {}).items() if e.get("url")}
         path = version.path
         self.db: sqlite3.Connection = open_db(path / "passages.sqlite")
         try:
@@ -395,7 +397,7 @@ class Retriever:
         out = {}
         for r in self.db.execute(q, [int(x) for x in rows]):
             out[r[0]] = PassageRow(r[0], r[1], r[2], r[3], r[4], r[5], [tuple(s) for s in json.loads(r[6])],
-                                   *r[7:])
+                                   *r[7:], url=self.urls.get(r[2]))
         return out
 
     def doc_frequencies(self, terms: list[str]) -> dict[str, int]:
