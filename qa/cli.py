@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from qa import news_cli
 from qa.errors import UserError
 
 EXIT_USER = 1
@@ -65,6 +66,7 @@ def _parser() -> argparse.ArgumentParser:
     b.add_argument("--webhook", metavar="URL", help="use a webhook at URL instead of long polling")
     b.add_argument("--listen", default="0.0.0.0")
     b.add_argument("--port", type=int, default=8443)
+    news_cli.add_parsers(sub)
     return p
 
 
@@ -196,7 +198,7 @@ def cmd_bot(args) -> int:
 
 
 COMMANDS = {"ask": cmd_ask, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
-            "eval": cmd_eval, "bot": cmd_bot}
+            "eval": cmd_eval, "bot": cmd_bot, **news_cli.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

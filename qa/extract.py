@@ -190,7 +190,12 @@ def extract(html: str | bytes, url: str | None = None) -> Article:
     import trafilatura
 
     if isinstance(html, bytes):
-        html = html.decode("utf-8", errors="replace")
+        from qa.corpus import BadDocument, decode
+
+        try:
+            html = decode(html, url or "page")
+        except BadDocument as exc:
+            raise ValueError(str(exc)) from None
     if not html.strip():
         raise ValueError("empty page")
     try:

@@ -48,6 +48,10 @@ class HTTPStatusError(FetchError):
         self.status = status
 
 
+class TransientFetchError(FetchError):
+    """A failure worth trying again later: timeout, no connection, 5xx or 429 after the retries."""
+
+
 def allow_private_from_env() -> bool:
     """``QA_FETCH_ALLOW_PRIVATE=1`` allows private, loopback and link-local addresses."""
     return os.environ.get("QA_FETCH_ALLOW_PRIVATE", "").strip().lower() in ("1", "true", "yes")
@@ -237,10 +241,10 @@ class Fetcher:
                         return self._finish(url, r, accept, what, max_bytes)
             except (httpx.ConnectError, httpx.RemoteProtocolError) as exc:
                 if attempt >= self.retries:
-                    raise FetchError(f"{url}: cannot connect ({_reason(exc)})") from None
+                    raise TransientFetchError(f"{url}: cannot connect ({_reason(exc)})") from None
                 log.info("%s: %s, retrying in %.1f s", url, _reason(exc), delay)
             except httpx.TimeoutException:
-                raise FetchError(f"{url}: timed out (no answer within {self.timeout:g} s)") from None
+                raise TransientFetchError(f"{url}: timed out (no answer within {self.timeout:g} s)") from None
             except httpx.HTTPError as exc:
                 raise FetchError(f"{url}: {_reason(exc)}") from None
             attempt += 1
@@ -253,6 +257,8 @@ class Fetcher:
         if status == 304:
             return Response(url, 304, not_modified=True, etag=r.headers.get("ETag"),
                             last_modified=r.headers.get("Last-Modified"))
+        if status in RETRY_STATUS:
+            raise TransientFetchError(f"{url}: HTTP {status} {r.reason_phrase}".rstrip())
         if status >= 400:
             raise HTTPStatusError(f"{url}: HTTP {status} {r.reason_phrase}".rstrip(), status)
         ctype = r.headers.get("Content-Type", "")
@@ -283,7 +289,7 @@ class Fetcher:
                 self._robots[host] = self._load_robots(host)
         rules = self._robots[host]
         if isinstance(rules, str):
-            raise FetchError(f"{url}: {rules}")
+            raise TransientFetchError(f"{url}: {rules}")
         return rules.can_fetch(ROBOTS_AGENT, url)
 
     def _load_robots(self, host: str) -> urllib.robotparser.RobotFileParser | str:
