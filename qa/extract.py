@@ -33,6 +33,7 @@ ARTICLE_TYPES = {"newsarticle", "article", "reportagenewsarticle", "analysisnews
 _DATE = re.compile(r"((?:19|20)\d\d)-(\d\d)-(\d\d)")
 _BYLINE = re.compile(r"^(?:by|written by|story by|reporting by)\s+[A-Z][\w.'’-]*"
                      r"(?:[\s,]+(?:and\s+)?[A-Z][\w.'’-]*){0,6}\s*(?:[|,/–—-].{0,60})?$", re.IGNORECASE)
+MIN_CHARS = 50  # less text than this (or no sentence) is not an article: a menu, a login page
 _TICKER = re.compile(r"^\d{1,2}:\d\d\s+\S")  # "15:40 Ruble strengthens against the euro"
 _PITCH = re.compile(r"\b(sign up|subscribe|newsletter|unsubscribe|in your inbox|follow us)\b", re.IGNORECASE)
 _TITLE_SEPARATORS = (" | ", " - ", " — ", " – ", " :: ", " · ")
@@ -216,7 +217,7 @@ def extract(html: str | bytes, url: str | None = None) -> Article:
     author = page.get("ld_author") or page.get("meta_author") or doc.author
     date = page.get("ld_date") or page.get("og_date") or _iso_date(doc.date)
     body = _clean_body(doc.text, title, author)
-    if not body.strip():
+    if len(body) < MIN_CHARS or not re.search(r"[.!?][\"'”’)]?(\s|$)", body):
         raise ValueError("no article text found on the page")
     return Article(text=body, title=title, outlet=outlet, author=author, date=date, url=url,
                    canonical_url=page.get("canonical"), language=doc.language)
