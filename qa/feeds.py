@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -114,12 +115,13 @@ def parse_feed(content: bytes, url: str) -> tuple[str | None, list[Entry]]:
 
     parsed = feedparser.parse(content, response_headers={"content-location": url})
     entries = []
-    for e in parsed.entries:
-        link = (e.get("link") or "").strip()
-        if not link:
-            continue
-        entries.append(Entry(key=(e.get("id") or link).strip(), link=link,
-                             updated=e.get("updated") or e.get("published"), title=e.get("title")))
+    with warnings.catch_warnings():  # feedparser warns when `updated` falls back to `published`
+        warnings.simplefilter("ignore", DeprecationWarning)
+        for e in parsed.entries:
+            link = (e.get("link") or "").strip()
+            if link:
+                entries.append(Entry(key=(e.get("id") or link).strip(), link=link,
+                                     updated=e.get("updated") or e.get("published"), title=e.get("title")))
     if not parsed.get("version") or (parsed.get("bozo") and not entries):
         why = parsed.get("bozo_exception")
         detail = f" ({str(why).splitlines()[0][:120]})" if why else ""

@@ -7,6 +7,7 @@ plain ``qa index`` keeps the fetched articles; a failure leaves the live index a
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -63,31 +64,40 @@ def fetch_articles(urls: list[str], news_dir: Path, fetcher: Fetcher, workers: i
 
     store = NewsStore(news_dir)
     t = timings or Timings()
+    lock = threading.Lock()
 
-    def one(url: str) -> Outcome:
+    def fetch_one(url: str) -> object:
+        """(response, article), or a failed Outcome; runs in a worker thread."""
         t0 = time.perf_counter()
         try:
             resp = fetcher.get_page(url)
         except FetchError as exc:
-            t.fetch += time.perf_counter() - t0
             return Outcome(url, "failed", reason=str(exc), transient=isinstance(exc, TransientFetchError))
+        finally:
+            with lock:
+                t.fetch += time.perf_counter() - t0
         t1 = time.perf_counter()
-        t.fetch += t1 - t0
         try:
-            art = extract(resp.content, resp.url)
+            return resp, extract(resp.content, resp.url)
         except ValueError as exc:
             return Outcome(url, "failed", reason=f"{resp.url}: {exc}")
         finally:
-            t.extract += time.perf_counter() - t1
-        t2 = time.perf_counter()
-        stored = store.add(art, resp.content, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), resp.url)
-        t.store += time.perf_counter() - t2
-        return Outcome(stored.url, stored.status, stored.title, stored.outlet, stored.date,
-                       duplicate_of=stored.duplicate_of, path=str(stored.path))
+            with lock:
+                t.extract += time.perf_counter() - t1
 
     out: list[Outcome] = []
     with ThreadPoolExecutor(max_workers=max(1, min(workers, len(urls) or 1))) as pool:
-        for o in pool.map(one, urls):
+        # fetched concurrently, stored in the order given: of two copies of a story, the first is kept
+        for got in pool.map(fetch_one, urls):
+            if isinstance(got, Outcome):
+                o = got
+            else:
+                resp, art = got
+                t2 = time.perf_counter()
+                stored = store.add(art, resp.content, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), resp.url)
+                t.store += time.perf_counter() - t2
+                o = Outcome(stored.url, stored.status, stored.title, stored.outlet, stored.date,
+                            duplicate_of=stored.duplicate_of, path=str(stored.path))
             out.append(o)
             if on_outcome:
                 on_outcome(o)

@@ -12,7 +12,8 @@ from qa.errors import FetchError, UserError
 from qa.fetcher import Fetcher, TransientFetchError
 from tests.news_server import NewsServer, feed, huge, page, redirect, rss, stall, statuses
 
-HTML = "<html><head><title>T</title></head><body><article><p>" + "Body text of a story. " * 20 + "</p></article></body></html>"
+HTML = ("<html><head><title>T</title></head><body><article><p>" + "Body text of a story. " * 20
+        + "</p></article></body></html>")
 
 
 @pytest.fixture
