@@ -20,29 +20,35 @@ import numpy as np
 NUM_PERM = 128
 SHINGLE = 5
 THRESHOLD = 0.5  # estimated Jaccard at or above which two articles are the same story
-_PRIME = (1 << 61) - 1
-_MAX = np.uint64((1 << 32) - 1)
+_M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _WORD = re.compile(r"\w+")
-_rng = np.random.default_rng(20241105)  # fixed: signatures must be comparable across runs
-_A = _rng.integers(1, 1 << 32, NUM_PERM, dtype=np.uint64)  # a, b, x < 2^32: a*x + b stays inside 64 bits
-_B = _rng.integers(0, 1 << 32, NUM_PERM, dtype=np.uint64)
+# one random 64-bit key per "permutation"; fixed, so that signatures compare across runs
+_KEYS = np.random.default_rng(20241105).integers(0, 2**63, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
+
+
+def _mix(z: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser: a bijection of 64-bit integers that scatters every input bit."""
+    z = (z ^ (z >> np.uint64(30))) * _M1
+    z = (z ^ (z >> np.uint64(27))) * _M2
+    return z ^ (z >> np.uint64(31))
 
 
 def shingles(text: str, k: int = SHINGLE) -> np.ndarray:
-    """32-bit hashes of the text's lower-cased ``k``-word shingles (its words if shorter)."""
+    """64-bit hashes of the text's lower-cased ``k``-word shingles (its words if shorter)."""
     words = _WORD.findall(text.lower())
     grams = {" ".join(words[i : i + k]) for i in range(max(1, len(words) - k + 1))} if words else set()
-    return np.array([int.from_bytes(hashlib.blake2b(g.encode(), digest_size=4).digest(), "little")
+    return np.array([int.from_bytes(hashlib.blake2b(g.encode(), digest_size=8).digest(), "little")
                      for g in grams], dtype=np.uint64)
 
 
 def signature(text: str) -> np.ndarray:
-    """MinHash signature (NUM_PERM uint32) of ``text``'s shingles: ``min((a*x + b) mod p) & 0xffffffff``."""
+    """MinHash signature of ``text``'s shingles: for each key k, the top 32 bits of ``min(mix(x ^ k))``."""
     x = shingles(text)
     if not len(x):
-        return np.full(NUM_PERM, _MAX, dtype=np.uint32)
-    h = (x[:, None] * _A[None, :] + _B[None, :]) % np.uint64(_PRIME)
-    return (h.min(axis=0) & _MAX).astype(np.uint32)
+        return np.full(NUM_PERM, 0xFFFFFFFF, dtype=np.uint32)
+    with np.errstate(over="ignore"):  # the multiplications wrap around 2^64 on purpose
+        h = _mix(x[:, None] ^ _KEYS[None, :])
+    return (h.min(axis=0) >> np.uint64(32)).astype(np.uint32)
 
 
 def similarity(sig: np.ndarray, others: np.ndarray) -> np.ndarray:

@@ -217,7 +217,7 @@ class Fetcher:
             raise FetchError(f"{url}: robots.txt of {parts.netloc} disallows fetching it")
 
     def _host_slot(self, url: str) -> threading.BoundedSemaphore:
-        host = urlsplit(url).netloc
+        host = urlsplit(url).hostname or ""  # per host name, whatever the port
         with self._lock:
             return self._hosts.setdefault(host, threading.BoundedSemaphore(self.per_host))
 

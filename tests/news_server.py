@@ -2,7 +2,7 @@
 
 Routes are functions of the request handler; helpers build the usual ones (a page, a feed with
 ETag/Last-Modified, a redirect, a stalled answer, a huge streamed body, a status sequence).
-Every request is recorded (path and headers) for assertions. Listens on 127.0.0.1 only.
+Every request is recorded (path and headers) for assertions. Listens on a loopback address only.
 """
 
 from __future__ import annotations
@@ -133,12 +133,13 @@ class _Server(ThreadingHTTPServer):
 class NewsServer:
     """``with NewsServer() as s: s.routes["/a"] = page(...); s.url("/a")``"""
 
-    def __init__(self, robots: str = "User-agent: *\nDisallow: /private/\n") -> None:
+    def __init__(self, robots: str = "User-agent: *\nDisallow: /private/\n", host: str = "127.0.0.1") -> None:
         self.routes: dict[str, Route] = {"/robots.txt": page(robots, "text/plain")}
         self.requests: list[tuple[str, dict]] = []
         self.lock = threading.Lock()
         self.release = threading.Event()
-        self.httpd = _Server(("127.0.0.1", 0), _Handler)
+        self.host = host
+        self.httpd = _Server((host, 0), _Handler)
         self.httpd.daemon_threads = True
         self.httpd.owner = self  # type: ignore[attr-defined]
         self.httpd.huge_sent = 0  # type: ignore[attr-defined]
@@ -149,7 +150,7 @@ class NewsServer:
         return self.httpd.server_address[1]
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def hits(self, path: str) -> list[dict]:
         """Headers of the requests made for ``path``."""

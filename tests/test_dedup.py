@@ -35,3 +35,18 @@ def test_estimate_is_close_to_exact_jaccard():
     exact = len(set(dedup.shingles(STORY)) & set(dedup.shingles(half))) / len(set(dedup.shingles(STORY)))
     est = dedup.similarity(dedup.signature(STORY), dedup.signature(half)[None, :])[0]
     assert abs(est - exact) < 0.15
+
+
+def test_estimates_track_exact_jaccard_on_many_pairs():
+    rng = np.random.default_rng(7)
+    vocab = [f"w{i}" for i in range(3000)]
+    errors = []
+    for _ in range(40):
+        shared = list(rng.choice(vocab, int(rng.integers(0, 200))))
+        a = " ".join(shared + list(rng.choice(vocab, 150)))
+        b = " ".join(shared + list(rng.choice(vocab, 150)))
+        sa, sb = set(dedup.shingles(a).tolist()), set(dedup.shingles(b).tolist())
+        exact = len(sa & sb) / len(sa | sb)
+        est = dedup.similarity(dedup.signature(a), dedup.signature(b)[None, :])[0]
+        errors.append(abs(est - exact))
+    assert np.mean(errors) < 0.05 and max(errors) < 0.15
