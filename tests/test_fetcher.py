@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 
 import pytest
@@ -167,3 +168,28 @@ def test_env_allows_private(srv, monkeypatch):
     monkeypatch.setenv("QA_FETCH_ALLOW_PRIVATE", "1")
     with Fetcher(timeout=0.5) as fx:
         assert fx.get_page(srv.url("/a")).status == 200
+
+
+def test_at_most_two_requests_per_host_at_once(srv, tmp_path):
+    from qa.ingest import fetch_articles
+
+    state = {"now": 0, "max": 0}
+    lock = threading.Lock()
+    body = page(HTML)
+
+    def counted(h) -> None:
+        with lock:
+            state["now"] += 1
+            state["max"] = max(state["max"], state["now"])
+        time.sleep(0.05)
+        with lock:
+            state["now"] -= 1
+        body(h)
+
+    for i in range(8):
+        srv.routes[f"/c{i}"] = counted
+    with Fetcher(allow_private=True, timeout=2) as fx:
+        fx.get_page(srv.url("/a"))  # robots.txt read first
+        out = fetch_articles([srv.url(f"/c{i}") for i in range(8)], tmp_path, fx, workers=8)
+    assert state["max"] == 2 and all(o.status != "failed" for o in out)
+

@@ -197,6 +197,24 @@ def test_update_reports_broken_feed_and_retries_timed_out_items(env, site, capsy
     assert "2 items, 1 to fetch" in out and "Japan's new prime minister" in out
 
 
+def test_update_every_loops_until_interrupted(env, site, capsys, monkeypatch):
+    from qa import news_cli
+
+    site.routes["/feed.xml"] = feed(rss([("a", site.url(_path("p12_print_style_dateline.html")), "A")]))
+    assert qa(env, capsys, "feeds", "add", site.url("/feed.xml"))[0] == 0
+    waits = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        if len(waits) == 2:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(news_cli.time, "sleep", sleep)
+    code, out, _ = qa(env, capsys, "update", "--every", "0.5")
+    assert code == 130 and out.count("updating feeds") == 2 and "1 new" in out and "unchanged (304" in out
+    assert 25 < waits[0] <= 30
+
+
 def test_query_path_does_not_import_the_news_libraries():
     code = ("import sys, qa.cli, qa.engine, qa.retrieve, qa.answer, bot.handlers; qa.cli._parser(); "
             "print(sorted(m for m in ('trafilatura', 'feedparser', 'datasketch', 'lxml', 'qa.fetcher', 'qa.extract')"
