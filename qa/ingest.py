@@ -7,6 +7,7 @@ plain ``qa index`` keeps the fetched articles; a failure leaves the live index a
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -86,7 +87,7 @@ def fetch_articles(urls: list[str], news_dir: Path, fetcher: Fetcher, workers: i
                 t.extract += time.perf_counter() - t1
 
     out: list[Outcome] = []
-    with ThreadPoolExecutor(max_workers=max(1, min(workers, len(urls) or 1))) as pool:
+    with contextlib.closing(store), ThreadPoolExecutor(max_workers=max(1, min(workers, len(urls) or 1))) as pool:
         # fetched concurrently, stored in the order given: of two copies of a story, the first is kept
         for got in pool.map(fetch_one, urls):
             if isinstance(got, Outcome):

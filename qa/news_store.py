@@ -10,7 +10,8 @@ The name comes from the article's URL (its canonical URL when the page names one
 host, tracking parameters dropped), so a new version of the same URL replaces the old one. A
 story whose text is a near-duplicate (qa.dedup) of one already stored is not stored again: its
 outlet and URL are added to the stored one's ``also_published_by``. ``.catalog.sqlite`` keeps the
-MinHash signatures (rebuilt from the files when missing or stale); ``.lock`` serialises writers.
+MinHash signatures (brought in line with the files, which may be edited or removed by hand, when a
+store is first used); ``.lock`` serialises writers.
 """
 
 from __future__ import annotations
@@ -77,10 +78,23 @@ class Stored:
 
 
 class NewsStore:
-    """Stores extracted articles in a news folder (one writer at a time, across processes)."""
+    """Stores extracted articles in a news folder (one writer at a time, across processes).
+
+    The catalogue is brought in line with the files once, when first used; the signatures are
+    kept in memory and read again only when another process changed the catalogue.
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
+        self._db: sqlite3.Connection | None = None
+        self._names: list[str] = []
+        self._sigs: np.ndarray | None = None
+        self._seen_version: int | None = None
+
+    def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[sqlite3.Connection]:
@@ -91,15 +105,18 @@ class NewsStore:
             raise FetchError(f"cannot write to the news folder {self.root}: {exc.strerror or exc}") from None
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            db = sqlite3.connect(self.root / ".catalog.sqlite")
+            if self._db is None:
+                self._db = sqlite3.connect(self.root / ".catalog.sqlite", check_same_thread=False)
+                self._db.execute("CREATE TABLE IF NOT EXISTS articles (name TEXT PRIMARY KEY, url TEXT, sha TEXT, "
+                                 "mtime INTEGER, sig BLOB)")
+                self._sync(self._db)
+                self._db.commit()
             try:
-                db.execute("CREATE TABLE IF NOT EXISTS articles (name TEXT PRIMARY KEY, url TEXT, sha TEXT, "
-                           "mtime INTEGER, sig BLOB)")
-                self._sync(db)
-                yield db
-                db.commit()
-            finally:
-                db.close()
+                yield self._db
+                self._db.commit()
+            except BaseException:
+                self._db.rollback()
+                raise
         finally:
             lock.close()
 
@@ -152,15 +169,32 @@ class NewsStore:
             _write(txt, text.encode("utf-8"))
             db.execute("INSERT OR REPLACE INTO articles VALUES (?,?,?,?,?)",
                        (name, key, sha, txt.stat().st_mtime_ns, dedup.to_bytes(sig)))
+            self._remember(name, sig)
             return Stored("updated" if row else "new", key, txt, article.title, article.outlet, article.date)
 
     def _near_duplicate(self, db: sqlite3.Connection, sig: np.ndarray) -> str | None:
-        rows = db.execute("SELECT name, sig FROM articles").fetchall()
-        if not rows:
+        version = db.execute("PRAGMA data_version").fetchone()[0]  # changes when another process commits
+        if self._sigs is None or version != self._seen_version:
+            rows = db.execute("SELECT name, sig FROM articles ORDER BY rowid").fetchall()
+            self._names = [n for n, _ in rows]
+            self._sigs = (np.stack([dedup.from_bytes(s) for _, s in rows]) if rows
+                          else np.zeros((0, dedup.NUM_PERM), np.uint32))
+            self._seen_version = version
+        if not self._names:
             return None
-        sims = dedup.similarity(sig, np.stack([dedup.from_bytes(s) for _, s in rows]))
+        sims = dedup.similarity(sig, self._sigs)
         best = int(np.argmax(sims))
-        return rows[best][0] if sims[best] >= dedup.THRESHOLD else None
+        return self._names[best] if sims[best] >= dedup.THRESHOLD else None
+
+    def _remember(self, name: str, sig: np.ndarray) -> None:
+        """Keep the in-memory signatures in step with this process's own writes."""
+        if self._sigs is None:
+            return
+        if name in self._names:
+            self._sigs[self._names.index(name)] = sig
+        else:
+            self._names.append(name)
+            self._sigs = np.vstack([self._sigs, sig[None, :]])
 
     def _also_published(self, name: str, article: Article, url: str, fetched_at: str) -> Stored:
         path = self.root / f"{name}.meta.json"
