@@ -171,7 +171,7 @@ class UpdateReport:
 def update(store: FeedStore, fetcher: Fetcher, index_dir: Path, news_dir: Path,
            say: Callable[[str], None] = print, max_items: int = MAX_ITEMS, encoder=None,  # noqa: ANN001
            progress: bool = False) -> UpdateReport:
-    """Poll every feed once, fetch and store new or changed items, index them if anything changed."""
+    """Poll every feed once, fetch and store new or changed items, and bring the index up to date."""
     report = UpdateReport()
     for feed in store.feeds():
         try:
@@ -207,7 +207,9 @@ def update(store: FeedStore, fetcher: Fetcher, index_dir: Path, news_dir: Path,
         # with an item to retry, forget the validators so that the next update gets the whole feed again
         store.checked(feed.url, status, (None, None) if retry else (resp.etag, resp.last_modified), title)
         report.feeds.append(FeedResult(feed.url, status))
-    if any(o.status in CHANGES for o in report.outcomes):
+    # also when nothing changed (unless every feed failed): articles stored by an update whose
+    # indexing failed are indexed now; an up-to-date index costs one hash per file
+    if report.feeds and not all(f.failed for f in report.feeds):
         t0 = time.perf_counter()
         report.index = index_news(index_dir, news_dir, progress=progress, encoder=encoder)
         report.timings.index = time.perf_counter() - t0

@@ -148,10 +148,12 @@ class IngestReport:
 def fetch_and_index(urls: list[str], index_dir: Path, news_dir: Path, fetcher: Fetcher,
                     on_outcome: Callable[[Outcome], None] | None = None, progress: bool = False,
                     encoder=None) -> IngestReport:  # noqa: ANN001
-    """``qa fetch``: fetch ``urls``, store them, and index them if anything changed."""
+    """``qa fetch``: fetch ``urls``, store them, and bring the index up to date (unless all failed)."""
     report = IngestReport()
     report.outcomes = fetch_articles(urls, news_dir, fetcher, on_outcome=on_outcome, timings=report.timings)
-    if any(o.status in CHANGES for o in report.outcomes):
+    # also when nothing changed: an article stored by a run whose indexing failed (a locked index)
+    # is indexed now; an index that is up to date costs one hash per file
+    if any(o.status != "failed" for o in report.outcomes):
         t0 = time.perf_counter()
         try:
             report.index = index_news(index_dir, news_dir, progress=progress, encoder=encoder)

@@ -71,8 +71,6 @@ def _warn(msg: str) -> None:
 
 
 def _index_line(report) -> str:
-    if report.up_to_date:
-        return f"Index is up to date: {report.documents} documents, {report.passages} passages."
     return (f"Indexed {report.documents} documents, {report.passages} passages in {report.seconds:.1f} s "
             f"({report.embedded} passages embedded, {report.reused} reused); a running bot picks it up "
             "before its next question.")
@@ -99,7 +97,7 @@ def cmd_fetch(args) -> int:
         print(f"{report.count('new')} new, {report.count('updated')} updated, {report.count('duplicate')} "
               f"duplicates (kept once), {report.count('unchanged')} unchanged, {len(failed)} failed; "
               f"articles are in {news_dir}.")
-    if report.index is not None:
+    if report.index is not None and not report.index.up_to_date:
         print(_index_line(report.index))
     if single and failed:
         raise FetchError(failed[0].reason)
@@ -155,7 +153,7 @@ def _update_once(args, index_dir: Path, news_dir: Path):
     for o in report.outcomes:
         if o.status == "failed":
             print(f"  failed: {o.reason}")
-    if report.index is not None:
+    if report.index is not None and not report.index.up_to_date:
         print(_index_line(report.index))
     return report
 

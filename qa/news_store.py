@@ -106,11 +106,7 @@ class NewsStore:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if self._db is None:
-                self._db = sqlite3.connect(self.root / ".catalog.sqlite", check_same_thread=False)
-                self._db.execute("CREATE TABLE IF NOT EXISTS articles (name TEXT PRIMARY KEY, url TEXT, sha TEXT, "
-                                 "mtime INTEGER, sig BLOB)")
-                self._sync(self._db)
-                self._db.commit()
+                self._db = self._open_catalog()
             try:
                 yield self._db
                 self._db.commit()
@@ -119,6 +115,28 @@ class NewsStore:
                 raise
         finally:
             lock.close()
+
+    def _open_catalog(self) -> sqlite3.Connection:
+        """The catalogue, in line with the files. It is derived from them, so it is written without
+        waiting for the disk (WAL, synchronous=NORMAL) and rebuilt if unreadable."""
+        path = self.root / ".catalog.sqlite"
+        for attempt in (1, 2):
+            db = sqlite3.connect(path, check_same_thread=False)
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("CREATE TABLE IF NOT EXISTS articles (name TEXT PRIMARY KEY, url TEXT, sha TEXT, "
+                           "mtime INTEGER, sig BLOB)")
+                self._sync(db)
+                db.commit()
+                return db
+            except sqlite3.DatabaseError:
+                db.close()
+                if attempt == 2:
+                    raise
+                for p in self.root.glob(".catalog.sqlite*"):
+                    p.unlink()
+        raise AssertionError("unreachable")
 
     def _sync(self, db: sqlite3.Connection) -> None:
         """Bring the catalogue in line with the files (added, edited or removed by hand)."""

@@ -44,3 +44,16 @@ def test_duplicates_seen_across_two_writers_and_hand_removal(tmp_path):
     c = NewsStore(tmp_path)
     assert c.add(copy, b"<html>", "t", copy.url).status == "new"
     c.close()
+
+
+def test_unreadable_catalogue_is_rebuilt_from_the_files(tmp_path):
+    wire = _art("p05_amp_style_wire.html", "https://pacificwire.example/news/tokyo-protest-missiles-0123")
+    copy = _art("p06_syndicated_copy.html", "https://islandgazette.example/world/tokyo-protest")
+    s = NewsStore(tmp_path)
+    s.add(wire, b"<html>", "t", wire.url)
+    s.close()
+    for p in tmp_path.glob(".catalog.sqlite*"):
+        p.write_bytes(b"not a database" * 100)
+    s = NewsStore(tmp_path)
+    assert s.add(copy, b"<html>", "t", copy.url).status == "duplicate"
+    s.close()
