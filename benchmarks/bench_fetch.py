@@ -4,7 +4,8 @@ A separate process serves ``--pages`` generated news pages (JSON-LD, OpenGraph, 
 cookie banner, newsletter box, related stories, comments; bodies drawn from the seed articles'
 sentences, so no two pages are near-duplicates) from ``--hosts`` loopback addresses
 (127.0.0.1, 127.0.0.2, ...). This process runs ``qa.ingest.fetch_articles`` on all the URLs
-(8 worker threads, at most 2 requests per host, robots.txt read per host) and then
+(8 worker threads, at most 2 requests per host, robots.txt read per host; the CPU time of each
+phase is summed over the threads, so it shows where the 2 cores went) and then
 ``qa.ingest.index_news`` (the seeds plus the news folder, into a fresh index with an empty
 embedding cache), and prints where the time went.
 
@@ -131,9 +132,9 @@ def run(args) -> list[dict]:
             f"{statuses['failed']} failed"),
         row("fetch", "total (fetch + extract + store + index)", total, "s", note=f"{n / total:.1f} pages/s"),
         row("fetch", "fetch + extract + store, wall", t_get, "s", note=f"{n / t_get:.1f} pages/s"),
-        row("fetch", "  HTTP (thread time, summed)", t.fetch, "s", note=f"{t.fetch / n * 1000:.1f} ms/page"),
-        row("fetch", "  extract (thread time, summed)", t.extract, "s", note=f"{t.extract / n * 1000:.1f} ms/page"),
-        row("fetch", "  store + dedup (one thread)", t.store, "s", note=f"{t.store / n * 1000:.1f} ms/page"),
+        row("fetch", "  HTTP client (CPU, all threads)", t.fetch, "s", note=f"{t.fetch / n * 1000:.1f} ms/page"),
+        row("fetch", "  extract (CPU, all threads)", t.extract, "s", note=f"{t.extract / n * 1000:.1f} ms/page"),
+        row("fetch", "  store + dedup (CPU)", t.store, "s", note=f"{t.store / n * 1000:.1f} ms/page"),
         row("fetch", "index (seeds + news, empty cache)", t_index, "s",
             note=f"{report.passages} passages, {report.embedded} embedded; {n / t_index:.1f} pages/s"),
     ]
