@@ -18,7 +18,7 @@ from pathlib import Path
 
 from qa.errors import FetchError
 from qa.fetcher import Fetcher, normalize_url
-from qa.ingest import CHANGES, Outcome, Timings, fetch_articles, index_news
+from qa.ingest import CHANGES, Outcome, Timings, fetch_articles, index_news, plural
 
 MAX_ITEMS = 100  # newest items taken from one feed per update
 
@@ -161,10 +161,10 @@ class UpdateReport:
         failed_feeds = sum(1 for f in self.feeds if f.failed)
         unchanged = sum(1 for f in self.feeds if f.status.startswith("unchanged"))
         parts = [f"{self.count('new')} new", f"{self.count('updated')} updated",
-                 f"{self.count('duplicate')} duplicates (kept once)",
+                 plural(self.count("duplicate"), "duplicate") + " (kept once)",
                  f"{self.skipped + self.count('unchanged')} skipped (already fetched or unchanged)",
                  f"{self.count('failed')} failed"]
-        return (f"{len(self.feeds)} feeds ({unchanged} unchanged, {failed_feeds} failed); items: "
+        return (f"{plural(len(self.feeds), 'feed')} ({unchanged} unchanged, {failed_feeds} failed); items: "
                 + ", ".join(parts))
 
 

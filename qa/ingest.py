@@ -22,6 +22,11 @@ from qa.news_store import NewsStore
 CHANGES = ("new", "updated", "duplicate")  # outcomes that change what is indexed
 
 
+def plural(count: int, noun: str) -> str:
+    """``1 duplicate``, ``2 duplicates``."""
+    return f"{count:,} {noun}{'' if count == 1 else 's'}"
+
+
 @dataclass
 class Outcome:
     """What became of one URL: new, updated, unchanged, duplicate or failed."""

@@ -78,7 +78,7 @@ def _index_line(report) -> str:
 
 def cmd_fetch(args) -> int:
     """``qa fetch URL [URL ...]``."""
-    from qa.ingest import fetch_and_index
+    from qa.ingest import fetch_and_index, plural
 
     index_dir, news_dir = _paths(args)
     single = len(args.urls) == 1
@@ -94,8 +94,9 @@ def cmd_fetch(args) -> int:
                                  progress=sys.stderr.isatty())
     failed = [o for o in report.outcomes if o.status == "failed"]
     if not (single and failed):
-        print(f"{report.count('new')} new, {report.count('updated')} updated, {report.count('duplicate')} "
-              f"duplicates (kept once), {report.count('unchanged')} unchanged, {len(failed)} failed; "
+        print(f"{report.count('new')} new, {report.count('updated')} updated, "
+              f"{plural(report.count('duplicate'), 'duplicate')} (kept once), {report.count('unchanged')} unchanged, "
+              f"{len(failed)} failed; "
               f"articles are in {news_dir}.")
     if report.index is not None and not report.index.up_to_date:
         print(_index_line(report.index))
@@ -165,7 +166,7 @@ def cmd_update(args) -> int:
         report = _update_once(args, index_dir, news_dir)
         failures = sum(1 for f in report.feeds if f.failed) + report.count("failed")
         if failures:
-            raise FetchError(f"{failures} feed(s) or item(s) could not be fetched (listed above)")
+            raise FetchError(f"{failures} of the feeds and items could not be fetched (listed above)")
         return 0
     while True:
         started = time.monotonic()

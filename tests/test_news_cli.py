@@ -83,7 +83,7 @@ def test_syndicated_copy_kept_once_and_listed(env, site, capsys, monkeypatch):
     wire, copy = site.url(_path("p05_amp_style_wire.html")), site.url(_path("p06_syndicated_copy.html"))
     code, out, err = qa(env, capsys, "fetch", wire, copy)
     assert code == 0, err
-    assert "1 new, 0 updated, 1 duplicates (kept once)" in out
+    assert "1 new, 0 updated, 1 duplicate (kept once)" in out
     code, out, _ = qa(env, capsys, "sources", "--json")
     docs = [d for d in json.loads(out) if d["url"]]
     assert len(docs) == 1 and docs[0]["source"] == "Pacific Wire"
@@ -170,7 +170,7 @@ def test_feeds_add_list_remove_and_update(env, site, capsys):
     # the feed grows by two items (one a syndicated copy of an item already fetched)
     site.routes["/feed.xml"] = feed(rss(items, title="Wire feed"), etag='"v2"')
     code, out, _ = qa(env, capsys, "update")
-    assert "6 items, 2 to fetch" in out and "1 new" in out and "1 duplicates" in out and "4 skipped" in out
+    assert "6 items, 2 to fetch" in out and "1 new" in out and "1 duplicate (kept once)" in out and "4 skipped" in out
 
     code, out, _ = qa(env, capsys, "feeds", "remove", site.url("/feed.xml"))
     assert code == 0
@@ -189,7 +189,7 @@ def test_update_reports_broken_feed_and_retries_timed_out_items(env, site, capsy
     assert qa(env, capsys, "feeds", "add", site.url("/other.xml"))[0] == 0
     site.routes["/other.xml"] = page("<rss><channel><item>broken", "application/rss+xml")
     code, out, err = qa(env, capsys, "update", "--timeout", "0.3")
-    assert code == 1 and "qa: error: 2 feed(s) or item(s) could not be fetched" in err
+    assert code == 1 and "qa: error: 2 of the feeds and items could not be fetched" in err
     assert "1 new" in out and "timed out" in out and "not a readable RSS" in out and "Indexed" in out
     # the timed-out item was not marked as seen, and the feed's validators were dropped: tried again
     site.routes["/slow"] = page((DATA / "p11_jsonld_only_modern.html").read_bytes())
