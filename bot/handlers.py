@@ -221,6 +221,9 @@ class QABot:
         app.add_handler(CommandHandler("ask", self.cmd_ask, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("new", self.cmd_new, filters=filters.UpdateType.MESSAGE))
         app.add_handler(CommandHandler("sources", self.cmd_sources, filters=filters.UpdateType.MESSAGE))
+        from bot.add import register_add  # /add URL for QA_BOT_ADMIN_IDS (live news)
+
+        register_add(app, self)
         app.add_handler(MessageHandler(new_text & ~filters.COMMAND & private, self.on_private_text))
         app.add_handler(MessageHandler(new_text & ~filters.COMMAND & groups, self.on_group_text))
         app.add_handler(MessageHandler(filters.UpdateType.MESSAGE & filters.COMMAND & private, self.on_unknown_command))

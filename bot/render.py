@@ -37,9 +37,18 @@ def tg_len(text: str) -> int:
 # ------------------------------------------------------------------ pieces
 
 
+def linked(inner: str, url: str | None) -> str:
+    """``inner`` (HTML) as a link to ``url`` when it is an http(s) URL, else as is."""
+    if not url or not url.lower().startswith(("http://", "https://")):
+        return inner
+    return f'<a href="{html.escape(url, quote=True)}">{inner}</a>'
+
+
 def source_line(h: Hit) -> str:
-    """``Outlet, date — <i>title</i>`` for a citation or hit (escaped)."""
-    return f"{esc(h.source or 'unknown outlet')}, {esc(h.date or 'undated')} — <i>{esc(h.title or h.doc_id)}</i>"
+    """``Outlet, date — <i>title</i>`` for a citation or hit (escaped); the title links to the
+    article's URL when it was fetched from the web."""
+    title = linked(f"<i>{esc(h.title or h.doc_id)}</i>", getattr(h, "url", None))
+    return f"{esc(h.source or 'unknown outlet')}, {esc(h.date or 'undated')} — {title}"
 
 
 def _answer_body(a: Answer) -> str:
@@ -150,8 +159,9 @@ def render_sources(sources: Sequence[SourceInfo], limit: int = MAX_MESSAGE,
     n = len(sources)
     lines = [f"<b>{n:,} article{'s' if n != 1 else ''}</b>, newest first:"]
     for i, s in enumerate(sources[:max_listed], 1):
-        lines.append(f"{i}. {esc(s.date or 'undated')} · {esc(s.source or 'unknown outlet')} — "
-                     f"<i>{esc(s.title or s.doc_id)}</i>")
+        also = "".join(f", {esc(a.get('outlet') or 'another outlet')}" for a in s.also_published_by)
+        lines.append(f"{i}. {esc(s.date or 'undated')} · {esc(s.source or 'unknown outlet')}{also} — "
+                     f"{linked(f'<i>{esc(s.title or s.doc_id)}</i>', s.url)}")
     if n > max_listed:
         lines.append(f"… and {n - max_listed:,} more.")
     return split_html("\n".join(lines), limit)

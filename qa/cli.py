@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from qa import news_cli
 from qa.errors import UserError
 
 EXIT_USER = 1
@@ -68,6 +69,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     e.add_argument("--limit", type=int, default=0, help="BEIR: use only the first N queries (smoke test)")
     e.add_argument("--json", action="store_true")
 
+    news_cli.add_parsers(sub)
     if with_plugins:
         for register in _plugins():
             register(sub)
@@ -239,7 +241,7 @@ def _eval_statements(args) -> int:
 
 
 COMMANDS = {"ask": cmd_ask, "chat": cmd_chat, "search": cmd_search, "index": cmd_index, "sources": cmd_sources,
-            "eval": cmd_eval}
+            "eval": cmd_eval, **news_cli.COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,15 +19,12 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from qa.cleaning import HEADER_LINE, classify, sections, split_lines
+from qa.decoding import MAX_DOC_BYTES, BadDocument, decode  # noqa: F401 (re-exported)
 
 log = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = (".txt", ".md", ".html", ".htm")
-MAX_DOC_BYTES = 20 * 1024 * 1024
-
-
-class BadDocument(ValueError):
-    """A file that cannot be read as an article (empty, binary, too large)."""
+RAW_SUFFIXES = (".raw.html", ".raw.htm")  # a fetched page as downloaded, kept beside its extracted text
 
 
 @dataclass
@@ -53,33 +50,6 @@ class Document:
 def fingerprint_bytes(data: bytes) -> str:
     """Content fingerprint of a file (sha256, hex)."""
     return hashlib.sha256(data).hexdigest()
-
-
-def decode(data: bytes, name: str = "file") -> str:
-    """Decode article bytes: BOMs, UTF-8, then detected legacy encodings (cp1251, ...)."""
-    if not data.strip():
-        raise BadDocument(f"{name}: empty file")
-    if len(data) > MAX_DOC_BYTES:
-        mb, limit = len(data) // (1024 * 1024), MAX_DOC_BYTES // (1024 * 1024)
-        raise BadDocument(f"{name}: {mb} MB is larger than the {limit} MB limit")
-    for bom, enc in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
-        if data.startswith(bom):
-            return data.decode(enc, errors="replace")
-    if b"\x00" not in data:
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            pass
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data[:200_000]).best()
-    if best is None or best.encoding is None:
-        raise BadDocument(f"{name}: binary or undecodable content")
-    text = data.decode(best.encoding, errors="replace")
-    controls = sum(1 for ch in text[:20000] if ord(ch) < 32 and ch not in "\n\r\t\f")
-    if "\x00" in text or controls > len(text[:20000]) * 0.01:
-        raise BadDocument(f"{name}: binary or undecodable content")
-    return text
 
 
 class _HTMLText(HTMLParser):
@@ -187,9 +157,15 @@ def _language(text: str) -> str:
     return "en"
 
 
+def sidecar_path(path: Path) -> Path:
+    """``NAME.meta.json`` beside the article ``NAME.ext``."""
+    return path.with_name(path.stem + ".meta.json")
+
+
 def _read_meta_sidecar(path: Path) -> dict:
-    """Optional ``NAME.meta.json`` beside an article: title/source/date overrides."""
-    side = path.with_name(path.stem + ".meta.json")
+    """Optional ``NAME.meta.json`` beside an article: title/source (or outlet)/date overrides,
+    and the ``url`` and ``also_published_by`` of a fetched article."""
+    side = sidecar_path(path)
     if not side.exists():
         return {}
     try:
@@ -197,7 +173,11 @@ def _read_meta_sidecar(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         log.warning("%s: ignoring unreadable metadata (%s)", side.name, exc)
         return {}
-    return {k: v for k, v in data.items() if k in ("title", "source", "date")}
+    if not isinstance(data, dict):
+        return {}
+    if not data.get("source") and data.get("outlet"):
+        data["source"] = data["outlet"]
+    return {k: v for k, v in data.items() if k in ("title", "source", "date", "url", "also_published_by") and v}
 
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+")
@@ -252,13 +232,30 @@ def make_document(doc_id: str, text: str, path: str | None = None, fingerprint: 
     return doc
 
 
+def _html_article(markup: str, name: str) -> tuple[str, dict]:
+    """Text and metadata of an HTML page (qa.extract: trafilatura and the page's own metadata);
+    our own rules (html_to_text) when it finds no article."""
+    from qa.extract import extract
+
+    try:
+        art = extract(markup)
+    except ValueError as exc:
+        log.info("%s: %s; reading it with the plain-text rules", name, exc)
+        return html_to_text(markup), {}
+    found = {"title": art.title, "source": art.outlet, "date": art.date}
+    return art.stored_text(), {k: v for k, v in found.items() if v}
+
+
 def load_file(path: Path) -> Document:
     """Read one article file (.txt, .md, .html)."""
     data = path.read_bytes()
     text = decode(data, path.name)
+    meta = _read_meta_sidecar(path)
     if path.suffix.lower() in (".html", ".htm"):
-        text = html_to_text(text)
-    doc = make_document(path.stem, text, str(path), fingerprint_bytes(data), meta=_read_meta_sidecar(path))
+        text, found = _html_article(text, path.name)
+        meta = {**found, **meta}
+    doc = make_document(path.stem, text, str(path), fingerprint_bytes(data), meta=meta)
+    doc.meta.update({k: meta[k] for k in ("url", "also_published_by") if k in meta})
     if not doc.sections:
         raise BadDocument(f"{path.name}: no article text left after cleaning")
     return doc
@@ -270,7 +267,8 @@ def iter_files(root: Path) -> Iterator[Path]:
         yield root
         return
     for p in sorted(root.rglob("*")):
-        if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and not p.name.startswith("."):
+        if (p.is_file() and p.suffix.lower() in TEXT_SUFFIXES and not p.name.startswith(".")
+                and not p.name.lower().endswith(RAW_SUFFIXES)):
             yield p
 
 

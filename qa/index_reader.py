@@ -58,6 +58,8 @@ class IndexReader:
             except (OSError, ValueError, EOFError) as exc:
                 raise IndexUnusable(_rebuild(f"token states in {path / 'tokens'} are corrupt")) from exc
         self.size = int(self.db.execute("SELECT count(*) FROM passages").fetchone()[0])
+        self.documents: dict = version.manifest.get("documents", {})  # per doc_id: url, also_published_by...
+        self.urls = {d: e["url"] for d, e in self.documents.items() if e.get("url")}
         self.annotated = bool(version.manifest.get("annotations")) and self.db.execute(
             "SELECT count(*) FROM sqlite_master WHERE name IN ('sentence_entities', 'speakers')").fetchone()[0] == 2
         sizes = {self.dense_index.ntotal, self.lexical.num_docs, self.size}
@@ -113,7 +115,7 @@ class IndexReader:
         out = {}
         for r in self.db.execute(q, [int(x) for x in rows]):
             out[r[0]] = PassageRow(r[0], r[1], r[2], r[3], r[4], r[5], [tuple(s) for s in json.loads(r[6])],
-                                   *r[7:])
+                                   *r[7:], url=self.urls.get(r[2]))
         return out
 
     def entities(self, sentences: list[str]) -> dict[str, list[tuple[int, int, str]]]:
@@ -169,7 +171,7 @@ class IndexReader:
 
     def sources(self) -> list[SourceInfo]:
         """The indexed articles, newest first (undated last)."""
-        return read_sources(self.db)
+        return read_sources(self.db, self.documents)
 
     def stats(self) -> CorpusStats:
         """Counts, outlets and date range of the indexed articles."""

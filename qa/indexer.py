@@ -25,7 +25,7 @@ from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint
 from embeddings.token_index import Quantized
 from qa import annotate
 from qa.chunking import PIPELINE_VERSION, Passage, chunk_document, document_sentences, embed_text, normalize_ws
-from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file
+from qa.corpus import BadDocument, Document, iter_beir, iter_files, load_file, sidecar_path
 from qa.errors import InputError, model_errors
 from qa.lexical import LexicalIndex, tokenize
 from qa.store import (
@@ -88,11 +88,15 @@ def _hash_file(p: Path) -> str:
 
 
 def input_fingerprints(paths: list[Path]) -> dict[str, str]:
-    """``{file: sha256}`` for every input file (articles and .jsonl corpora)."""
+    """``{file: sha256}`` for every input file (articles and .jsonl corpora); an article's
+    ``NAME.meta.json`` counts as part of it, so editing it alone refreshes the index."""
     out = {}
     for f in _input_files(paths):
         try:
             out[str(f.resolve())] = _hash_file(f)
+            side = sidecar_path(f)
+            if side.is_file():
+                out[str(f.resolve())] += "+meta:" + _hash_file(side)[:16]
         except OSError as exc:
             out[str(f.resolve())] = f"unreadable:{exc.errno}"
     return out
@@ -313,7 +317,9 @@ def make_manifest(build: Path, pl: Plan, paths: list[Path], docs: list[Document]
         "token_states": main.tokens is not None,
         "token_states_setting": pl.tokens_setting,  # QA_TOKEN_STATES when built: a change rebuilds
         "annotations": pl.annotations_fp,
-        "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title} for d in docs},
+        "documents": {d.doc_id: {"fingerprint": d.fingerprint, "path": d.path, "title": d.title,
+                                 **{k: d.meta[k] for k in ("url", "also_published_by") if d.meta.get(k)}}
+                      for d in docs},
     }
     manifest["files"] = {str(f.relative_to(build)): f.stat().st_size
                          for f in sorted(build.rglob("*")) if f.is_file()}

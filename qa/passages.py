@@ -42,12 +42,13 @@ class PassageRow:
     year_hint: int | None
     path: str | None
     language: str
+    url: str | None = None  # where a fetched article came from
 
 
 def to_hit(p: PassageRow, rank: int, score: float) -> Hit:
     """A passage as a search result (or, with ``n``, a citation's fields)."""
     return Hit(rank=rank, doc_id=p.doc_id, chunk_id=p.chunk_id, score=round(float(score), 6), text=p.text,
-               title=p.title, source=p.source, date=p.date, path=p.path, start=p.start, end=p.end)
+               title=p.title, source=p.source, date=p.date, path=p.path, start=p.start, end=p.end, url=p.url)
 
 
 def draw(k: int) -> int:
@@ -138,4 +139,4 @@ def _merge(a: PassageRow, b: PassageRow) -> PassageRow:
 def _with_sentences(p: PassageRow, chunk_id: str, sentences: list[tuple[int, int, str]]) -> PassageRow:
     """``p`` (metadata and row) holding ``sentences``, consecutive ones, only."""
     return PassageRow(p.row, chunk_id, p.doc_id, " ".join(t for _, _, t in sentences), sentences[0][0],
-                      sentences[-1][1], sentences, p.title, p.source, p.date, p.year_hint, p.path, p.language)
+                      sentences[-1][1], sentences, p.title, p.source, p.date, p.year_hint, p.path, p.language, p.url)

@@ -12,9 +12,10 @@ from qa.types import Answer, CorpusStats, Hit, SourceInfo
 
 
 def source_line(h: Hit) -> str:
-    """``Outlet, date — title (file:start-end)`` for one citation or hit."""
+    """``Outlet, date — title (file:start-end) URL`` for one citation or hit (URL when fetched)."""
     where = f"{h.doc_id}:{h.start}-{h.end}"
-    return f"{h.source or 'unknown outlet'}, {h.date or 'undated'} — {h.title} ({where})"
+    line = f"{h.source or 'unknown outlet'}, {h.date or 'undated'} — {h.title} ({where})"
+    return f"{line} {h.url}" if h.url else line
 
 
 _MARKER = re.compile(r"\s*\[(\d+)\]")
@@ -68,8 +69,12 @@ def print_hits(con: Console, hits: list[Hit]) -> None:
 
 def print_sources(con: Console, sources: list[SourceInfo], stats: CorpusStats) -> None:
     t = Table(title=f"{stats.documents} articles, {stats.passages} passages")
-    for col in ("date", "outlet", "title", "passages", "doc_id"):
+    also = any(s.also_published_by for s in sources)
+    for col in ("date", "outlet", "title", "passages", "doc_id") + (("also published by",) if also else ()):
         t.add_column(col, overflow="fold")
     for s in sources:
-        t.add_row(s.date or "undated", s.source or "unknown", escape(s.title), str(s.passages), s.doc_id)
+        row = [s.date or "undated", s.source or "unknown", escape(s.title), str(s.passages), s.doc_id]
+        if also:
+            row.append(escape(", ".join(a.get("outlet") or a.get("url") or "?" for a in s.also_published_by)))
+        t.add_row(*row)
     con.print(t)

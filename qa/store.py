@@ -232,12 +232,15 @@ def open_db(path: Path) -> sqlite3.Connection:
     return db
 
 
-def read_sources(db: sqlite3.Connection) -> list[SourceInfo]:
-    """The indexed articles, newest first (undated last, by the latest year they mention)."""
+def read_sources(db: sqlite3.Connection, documents: dict | None = None) -> list[SourceInfo]:
+    """The indexed articles, newest first (undated last, by the latest year they mention);
+    ``documents``: the manifest's, for the URL and the other outlets of fetched articles."""
     q = "SELECT doc_id, title, source, date, path, language, passages, year_hint FROM docs"
     rows = db.execute(q).fetchall()
     rows.sort(key=lambda r: (r[3] or "", r[7] or 0, r[0]), reverse=True)
-    return [SourceInfo(*r[:7]) for r in rows]
+    docs = documents or {}
+    return [SourceInfo(*r[:7], url=docs.get(r[0], {}).get("url"),
+                       also_published_by=docs.get(r[0], {}).get("also_published_by", [])) for r in rows]
 
 
 def read_stats(db: sqlite3.Connection, passages: int) -> CorpusStats:

@@ -24,6 +24,7 @@ class Hit:
     path: str | None
     start: int  # char offsets of ``text`` in the original file
     end: int
+    url: str | None = None  # where a fetched article came from (qa fetch / qa update)
 
 
 @dataclass
@@ -64,6 +65,8 @@ class SourceInfo:
     path: str | None
     language: str
     passages: int
+    url: str | None = None
+    also_published_by: list[dict] = field(default_factory=list)  # syndicated copies: outlet, url, title, date
 
 
 @dataclass

@@ -6,7 +6,7 @@ import pytest
 
 from qa.cli import main
 
-HIT_KEYS = {"rank", "doc_id", "chunk_id", "score", "text", "title", "source", "date", "path", "start", "end"}
+HIT_KEYS = {"rank", "doc_id", "chunk_id", "score", "text", "title", "source", "date", "path", "start", "end", "url"}
 
 
 @pytest.fixture
