@@ -56,7 +56,9 @@ _ABOUT = re.compile(
     r"^(?:(?P<what>what|how)\s+about|what\s+of|(?P<explicit>about|on|regarding|concerning)|"
     r"(?:а\s+)?(?:как|что)\s+насч[её]т|(?P<ru>о|об|про|насч[её]т))\s+(?P<x>.+)$", re.IGNORECASE)
 _BARE_WH = re.compile(
-    r"^(?P<wh>why|when|where|who|how|how come|what for|почему|зачем|когда|где|кто|как|отчего)"
+    r"^(?P<wh>why|when|where|who|how|how come|what for|почему|зачем|когда|где|кто|как|отчего|"
+    r"(?:for|to|with|by|from|since|until|для|с|к|от|до)\s+(?:whom|when|where|кого|кем|кому|когда|каких пор)|"
+    r"кому|откуда|куда)"
     r"(?:\s+(?:so|exactly|then|not|же|именно|так))?"
     r"(?:\s+(?:(?:is|was|were|are|did|does|do)\s+)?(?:that|this|it|they|he|she|это|он|она|они|так)"
     r"(?:\s+(?:happen|happened|take place|took place|say that|said|do that|do so|say so|mean|было|был|была|были|"
