@@ -253,7 +253,8 @@ class Engine:
         else:
             cos = index.cosines(space.vector, named)
         weights = index.idf_weights(who.topic_terms) if who.topic and not space.multilingual else {}
-        return answers.statements(query, index.passages(named), cos, weights, space, index.speakers(named))
+        rows = index.passages(named)
+        return answers.statements(query, rows, cos, weights, space, index.speakers(named))
 
     # ------------------------------------------------------------ corpus
 
