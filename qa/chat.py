@@ -3,7 +3,9 @@
 Interactive: line editing and history through readline, the answers rendered as ``qa ask``
 renders them, ``/new`` starts over, ``/quit`` (or end of input) leaves. With ``--json``: one
 question per input line, one Answer JSON per output line, each turn resolved against the lines
-before it (blank lines are skipped; a line ``/new`` starts over and prints nothing).
+before it (blank lines are skipped; a line ``/new`` starts over and ``/quit`` ends, printing
+nothing; a question that cannot be asked, empty after its markup is removed or too long, gets an
+abstained Answer saying why, and the session goes on).
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ from typing import Any, TextIO
 
 from qa.conversation import Conversation
 from qa.errors import QuestionError
+from qa.types import Answer
 
-NEW, QUIT = "/new", ("/quit", "/exit")
+NEW, QUIT, HELP = "/new", ("/quit", "/exit"), ("/help", "/?")
+HELP_TEXT = ("Ask about the articles; a follow-up (\"and Kono?\", \"why?\", \"when was that?\") continues from "
+             "the question before. /new starts over, /quit leaves (Ctrl-D too).")
 
 
 def run_json(engine: Any, lines: TextIO, out: TextIO) -> int:
@@ -29,7 +34,13 @@ def run_json(engine: Any, lines: TextIO, out: TextIO) -> int:
         if question == NEW:
             conv.reset()
             continue
-        print(json.dumps(asdict(conv.ask(question)), ensure_ascii=False), file=out, flush=True)
+        if question in QUIT:
+            break
+        try:
+            answer = conv.ask(question)
+        except QuestionError as exc:
+            answer = Answer(question=question[:200], answer=f"Not asked: {exc}.", abstained=True)
+        print(json.dumps(asdict(answer), ensure_ascii=False), file=out, flush=True)
     return 0
 
 
@@ -52,7 +63,11 @@ def run_interactive(engine: Any, console) -> int:
     console.print("Ask about the articles; follow-up questions continue the conversation. "
                   "/new starts over, /quit leaves.", style="dim")
     while True:
-        line = _read_line("\n? ")
+        try:
+            line = _read_line("\n? ")
+        except KeyboardInterrupt:  # Ctrl-C clears the line, as in a shell
+            console.print()
+            continue
         if line is None:
             console.print()
             return 0
@@ -64,6 +79,9 @@ def run_interactive(engine: Any, console) -> int:
         if question == NEW:
             conv.reset()
             console.print("New conversation.", style="dim")
+            continue
+        if question in HELP:
+            console.print(HELP_TEXT, style="dim")
             continue
         try:
             answer = conv.ask(question)

@@ -245,7 +245,7 @@ class Engine:
         who = query.speaker
         named = sorted(set(index.rows_mentioning(who.surname)) | set(index.rows_spoken_by(who.surname)))
         if not named:
-            return None
+            return answers.abstention(query.text, answers.not_named(who.name))
         if space.multilingual:
             cos = index.ml_cosines(space.vector, named)
         elif who.topic:

@@ -90,6 +90,8 @@ def _trim(run: str) -> str:
     titled = [i for i, w in enumerate(words) if w.lower() in _TITLE_WORDS]
     if titled and titled[-1] < len(words) - 1 and any(w.lower() in _TITLES_ONLY for w in words[: titled[-1] + 1]):
         words = words[titled[-1] + 1 :]
+    while words and words[0].lower() in ("of", "de", "van", "von"):  # "Prime Minister of Japan" -> "Japan"
+        words.pop(0)
     return " ".join(words)
 
 
@@ -110,15 +112,16 @@ def names(text: str) -> list[tuple[str, int]]:
 
 
 def _kind(name: str, text: str, start: int, query: Query | None, is_person: IsPerson | None) -> Kind:
-    if is_place(name):
+    if is_place(re.sub(r"['’]s$", "", name)):  # "Japan's prime minister": Japan is a place
         return "place"
     if name.lower() in _WEEKDAYS:
         return "date"
     if query is not None and query.speaker is not None and query.speaker.surname in transliterate(name).split():
         return "person"
     before = text[max(0, start - 40) : start]
-    if re.search(r"(?i)^\s*(?:who|кто)\s+(?:is|was|are|were|такой|такая|такие)?\s*$", before):
-        return "person"  # "Who is Andrei Rudenko?"
+    rest = text[start + len(name):].strip(" ?!.")
+    if re.search(r"(?i)^\s*(?:who|кто)\s+(?:is|was|are|were|такой|такая|такие)?\s*$", before) and not rest:
+        return "person"  # "Who is Andrei Rudenko?" (the name is the rest of the question)
     after = text[start + len(name) : start + len(name) + 40]
     if _TITLES.search(before) or SPEECH.match(after.lstrip(" ,")):
         return "person"

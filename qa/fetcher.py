@@ -91,6 +91,8 @@ def normalize_url(url: str) -> str:
         raise FetchError(f"{url[:200]}: not an http(s) URL")
     if not parts.hostname:
         raise FetchError(f"{url[:200]}: no host name in the URL")
+    if parts.username is not None or parts.password is not None:  # it would be stored and shown with the URL
+        raise FetchError(f"{parts.scheme}://{parts.hostname}/...: a URL with a user name or password is not fetched")
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), parts.path or "/", parts.query, ""))
 
 

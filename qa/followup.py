@@ -193,6 +193,8 @@ def _bare_wh(wh: str, turn: Turn) -> str | None:
             return _question(f"why did {who} say that{topic}")
         return _question(f"{wh} did {who} {'speak' + topic if topic else 'say that'}")
     m = _WH_PREV.match(prev)
+    if turn.query.asks == "definition":
+        return None  # "Who is Andrei Rudenko?" then "why?": nothing to ask why of
     if m is not None:
         rest = m.group("rest")
         if _ru(prev) or _AUX.match(rest):

@@ -39,11 +39,20 @@ class IndexReader:
         path = version.path
         self.db: sqlite3.Connection = open_db(path / "passages.sqlite")
         try:
+            self._load(version, path)
+        except BaseException:
+            self.db.close()  # a reader that fails to open holds no file
+            raise
+
+    def _load(self, version: Version, path) -> None:
+        try:
             self.dense_index = vector_index.load(path / "vectors.faiss")
             self.lexical = LexicalIndex.load(path / "bm25")
         except (RuntimeError, OSError, ValueError, KeyError, EOFError) as exc:
             raise IndexUnusable(_rebuild(f"index files in {path} are missing or corrupt")) from exc
         self.ml_index = None
+        if version.manifest.get("multilingual") and not (path / "vectors_ml.faiss").exists():
+            raise IndexUnusable(_rebuild(f"index file {path / 'vectors_ml.faiss'} is missing"))
         if (path / "vectors_ml.faiss").exists():
             try:
                 self.ml_index = vector_index.load(path / "vectors_ml.faiss")
@@ -99,8 +108,9 @@ class IndexReader:
         return _cosines(self.ml_index, mlvec, rows)
 
     def rows_mentioning(self, phrase: str, limit: int = 400) -> list[int]:
-        """Rows whose text contains ``phrase`` (case-insensitive)."""
-        q = "SELECT row FROM passages WHERE instr(lower(text), ?) > 0 ORDER BY row LIMIT ?"
+        """Rows whose text contains ``phrase`` (case-insensitive), newest articles first, at most ``limit``."""
+        q = ("SELECT p.row FROM passages p JOIN docs d ON d.doc_id = p.doc_id WHERE instr(lower(p.text), ?) > 0 "
+             "ORDER BY d.date IS NULL, d.date DESC, d.year_hint DESC, p.row LIMIT ?")
         return [r for (r,) in self.db.execute(q, (phrase.lower(), limit))]
 
     # ------------------------------------------------------------ passages and statistics
@@ -144,9 +154,11 @@ class IndexReader:
         """Rows holding a sentence whose stored speaker's name contains ``surname`` (case-insensitive)."""
         if not self.annotated:
             return []
-        q = ("SELECT DISTINCT p.row FROM passages p JOIN speakers s ON s.doc_id = p.doc_id AND s.start >= p.start "
-             "AND s.start < p.end WHERE instr(lower(s.speaker), ?) > 0 ORDER BY p.row LIMIT ?")
-        return [r for (r,) in self.db.execute(q, (surname.lower(), limit))]
+        q = ("SELECT DISTINCT p.row, d.date, d.year_hint FROM passages p JOIN speakers s ON s.doc_id = p.doc_id "
+             "AND s.start >= p.start AND s.start < p.end JOIN docs d ON d.doc_id = p.doc_id "
+             "WHERE instr(lower(s.speaker), ?) > 0 "
+             "ORDER BY d.date IS NULL, d.date DESC, d.year_hint DESC, p.row LIMIT ?")
+        return [r for r, _, _ in self.db.execute(q, (surname.lower(), limit))]
 
     def doc_frequencies(self, terms: list[str]) -> dict[str, int]:
         """Document frequency (in passages) of stemmed terms."""

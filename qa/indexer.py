@@ -353,6 +353,7 @@ def write_annotations(build: Path, docs: list[Document], live: Version | None, u
             continue
         found = annotate.analyse(texts)
         entity_rows.update((k, json.dumps(e)) for k, e in zip(keys, found.entities))
+        speaker_rows = [r for r in speaker_rows if r[0] != d.doc_id]  # parsed again: none of the old rows stay
         speaker_rows += [(d.doc_id, a, name) for (a, _), names in zip(spans, found.speakers) for name in names]
     db = sqlite3.connect(build / "passages.sqlite")
     with db:

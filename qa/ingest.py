@@ -123,8 +123,8 @@ def index_paths(index_dir: Path, news_dir: Path) -> list[Path]:
     if not live:
         paths = [project_seeds()]
     news = news_dir.resolve()
-    if not any(news == p.resolve() or p.resolve() in news.parents for p in paths):
-        paths.append(news_dir)
+    if news_dir.is_dir() and not any(news == p.resolve() or p.resolve() in news.parents for p in paths):
+        paths.append(news_dir)  # (not before anything was stored: a missing folder is not an input)
     return paths
 
 

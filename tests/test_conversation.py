@@ -144,3 +144,22 @@ def test_reply_to_an_older_answer_continues_from_it():
     assert store.for_reply("unknown", "t") is None
     clock.now += 3 * 3600
     assert store.for_reply("m1", "thread-m1") is None  # expired
+
+
+def test_chat_json_goes_on_after_a_question_that_cannot_be_asked(tmp_path, seeds_copy, hash_encoder, cache_dir):
+    import io
+    import json
+
+    from qa.chat import run_json
+    from qa.engine import Engine
+    from qa.indexer import build_index
+
+    build_index([seeds_copy], tmp_path / "idx")
+    lines = io.StringIO("Who is Andrei Rudenko?\n<b></b>\n" + "x" * 3000 + "\nWhat did Lavrov say?\n/quit\nWhy?\n")
+    out = io.StringIO()
+    assert run_json(Engine(tmp_path / "idx"), lines, out) == 0
+    answers = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert len(answers) == 4  # /quit ends the session: "Why?" is not read
+    assert answers[1]["abstained"] and "empty" in answers[1]["answer"]
+    assert answers[2]["abstained"] and "limit" in answers[2]["answer"] and len(answers[2]["question"]) <= 200
+    assert not answers[3]["abstained"]

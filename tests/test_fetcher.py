@@ -193,3 +193,9 @@ def test_at_most_two_requests_per_host_at_once(srv, tmp_path):
         out = fetch_articles([srv.url(f"/c{i}") for i in range(8)], tmp_path, fx, workers=8)
     assert state["max"] == 2 and all(o.status != "failed" for o in out)
 
+
+
+def test_a_url_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(FetchError, match="user name or password") as exc:
+        fetcher_mod.normalize_url("http://user:s3cret@127.0.0.1:8765/article.html")
+    assert "s3cret" not in str(exc.value)

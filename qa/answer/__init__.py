@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qa.answer.abstain import COVERAGE_MIN, DENSE_ANSWERABLE, should_abstain, should_abstain_foreign
-from qa.answer.compose import abstention, compose, not_on_topic, statements_header
+from qa.answer.compose import abstention, compose, not_named, not_on_topic, statements_header
 from qa.answer.lead import arrange, short_answer
 from qa.answer.select import (
     ANSWER_PASSAGES,
@@ -98,7 +98,7 @@ def newest_first(cands: list[Candidate], rows: dict[int, PassageRow], terms: lis
     cov = {c.row: coverage(terms, weights, rows[c.row].text) for c in cands}
     newest = max(recency(rows[c.row]) for c in cands)
     best = max((c for c in cands if recency(rows[c.row]) == newest), key=lambda c: cov[c.row])
-    if best is cands[0] or cov[best.row] < RECENT_SHARE * max(cov.values()):
+    if best is cands[0] or not cov[best.row] or cov[best.row] < RECENT_SHARE * max(cov.values()):
         return cands
     return [best, *[c for c in cands if c is not best]]
 
@@ -146,5 +146,5 @@ def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float],
     return compose(query.text, picked, False, header=header)
 
 
-__all__ = ["Picked", "Space", "abstention", "answer", "best_sentences", "compose", "pick_statements", "statements",
-           "when"]
+__all__ = ["Picked", "Space", "abstention", "answer", "best_sentences", "compose", "not_named", "pick_statements",
+           "statements", "when"]

@@ -22,6 +22,11 @@ def statements_header(name: str) -> str:
     return f"What {name} said, according to the articles:"
 
 
+def not_named(name: str) -> str:
+    """Why a "what did X say" question about someone the articles never name is not answered."""
+    return f"The articles don't mention {name}."
+
+
 def not_on_topic(name: str, topic: str) -> str:
     """Why a "what did X say about Y" question is not answered."""
     return f"The articles quote {name}, but not on {topic}."

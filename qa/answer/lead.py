@@ -20,7 +20,6 @@ from qa.question_type import question_type
 Entity = tuple[str, str]  # text, spaCy label
 
 LEAD_WEIGHT = 1.0  # how much holding an answer of the wanted kind counts against the sentence's score
-SHORT_MARGIN = 1.5  # a short answer only when its candidate has this many times the runner-up's weight
 # ... and when the lead sentence scores at least this (coverage + passage + MaxSim terms, qa/answer/select.py):
 # over the seven English sets, 23 of 24 short answers right at 2.2, 29 of 34 at 2.0, 64 of 97 with no floor
 SHORT_MIN_SCORE = 2.2
@@ -156,21 +155,25 @@ def arrange(query: Query, items: list[Picked], limit: int = MAX_SENTENCES) -> li
     return picked
 
 
+_SHARE_ASKED = re.compile(r"\b(?:percent|percentage|per cent|share|proportion|by how much|%)|процент", re.IGNORECASE)
+# what a short answer of each kind may be, most wanted first: a "who" question wants a person before
+# an organisation; a "how many" question a count, not a percentage (unless it asks for a share)
+SHORT_LABELS = {"who": (("PERSON",), ("ORG",)), "where": (("GPE", "LOC", "FAC"),), "when": (("DATE",),),
+                "number": (("CARDINAL", "QUANTITY", "MONEY"),)}
+
+
 def short_answer(query: Query, picked: list[Picked]) -> str | None:
-    """The fact alone when the question wants an entity and one candidate clearly wins: an entity of
-    the wanted kind in the lead sentence, weighed by the scores of the sentences that name it."""
+    """The fact alone, when the question wants a person, place, date or figure and the lead
+    sentence scores at least SHORT_MIN_SCORE and names exactly one new entity of the most wanted
+    label (a person before an organisation for "who")."""
     wanted = kind(query)
-    if not picked or wanted not in ("who", "where", "when", "number") or picked[0].score < SHORT_MIN_SCORE:
+    if not picked or wanted not in SHORT_LABELS or picked[0].score < SHORT_MIN_SCORE:
         return None
-    in_lead = new_entities(query, picked[0].entities, LABELS[wanted])
-    if not in_lead:
-        return None
-    weight = {t: 0.0 for t in in_lead}
-    for p in picked:
-        for t in new_entities(query, p.entities, LABELS[wanted]):
-            if t in weight:
-                weight[t] += p.score
-    order = sorted(weight.items(), key=lambda kv: -kv[1])
-    if len(order) > 1 and order[0][1] < SHORT_MARGIN * order[1][1]:
-        return None
-    return order[0][0]
+    tiers = SHORT_LABELS[wanted]
+    if wanted == "number" and _SHARE_ASKED.search(query.text):
+        tiers = (("PERCENT", "CARDINAL", "QUANTITY", "MONEY"),)
+    for labels in tiers:
+        found = new_entities(query, picked[0].entities, set(labels))
+        if found:
+            return found[0] if len(found) == 1 else None
+    return None
