@@ -273,7 +273,11 @@ def _referent_thing(turn: Turn) -> str | None:
     if m and len(m.group("x").split()) <= 6:
         return m.group("x")
     things = [e.text for e in turn.asked if e.kind == "thing"]
-    return things[0] if things else None
+    if things:
+        return things[0]
+    m = re.search(r"\b(?:about|on|regarding|concerning)\s+(?P<x>(?:the\s+)?[\w'’ -]{3,60}?)\s*\??$", turn.question,
+                  re.IGNORECASE)  # "When did Lavrov speak about the peace treaty?": the peace treaty
+    return m.group("x") if m else None
 
 
 def _joined(names: list[str]) -> str | None:

@@ -51,6 +51,9 @@ REWRITTEN = [
     ("Что сказал Лавров о мирном договоре?", LAVROV, "когда это было?", "Когда Лавров говорил о мирном договоре?"),
     ("Когда Япония упростила визовый режим для россиян?", "В январе 2017 года [1].", "почему?",
      "Почему Япония упростила визовый режим для россиян?"),
+    # "it" is the topic the previous question asked about, even with no speaker frame
+    ("When did Lavrov speak about the peace treaty?", "In January [1].", "what did he say about it?",
+     "What did Lavrov say about the peace treaty?"),
     # a question word with its preposition
     ("When did Japan ease visa requirements for Russians?", "In January 2017 [1].", "For whom?",
      "For whom did Japan ease visa requirements for Russians?"),
