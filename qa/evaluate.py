@@ -21,8 +21,9 @@ def _norm(s: str) -> str:
     return " ".join(s.split()).casefold()
 
 
-def load_questions(path: Path) -> list[dict]:
-    """Read a question set (JSON Lines)."""
+def read_jsonl(path: Path) -> list[tuple[int, dict]]:
+    """The objects of a JSON Lines file with their line numbers; UserError when it cannot be read,
+    a line is not JSON, or it holds none."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -31,11 +32,20 @@ def load_questions(path: Path) -> list[dict]:
     for n, line in enumerate(lines, 1):
         if line.strip():
             try:
-                row = json.loads(line)
+                out.append((n, json.loads(line)))
             except ValueError as exc:
                 raise UserError(f"{path}:{n}: not JSON ({exc})") from exc
-            row.setdefault("answerable", bool(row.get("answers")))
-            out.append(row)
+    if not out:
+        raise UserError(f"{path} holds no JSON lines")
+    return out
+
+
+def load_questions(path: Path) -> list[dict]:
+    """Read a question set (JSON Lines)."""
+    out = []
+    for _, row in read_jsonl(path):
+        row.setdefault("answerable", bool(row.get("answers")))
+        out.append(row)
     return out
 
 

@@ -58,13 +58,13 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = (
                        r"country|side)\b|^\s*кто|^\s*(?:какой|какая|какое) (?:министр|агентство|партия|страна)", _I)),
 )
 _PRESENT_FIRST = frozenset({"who", "where", "definition", "yesno", "other"})  # "now" decides over these
-_PRESENT = re.compile(r"\b(?:now|nowadays|currently|current|today|at present|these days|latest|still|"
+PRESENT = re.compile(r"\b(?:now|nowadays|currently|current|today|at present|these days|latest|still|"
                       r"at the moment|right now)\b|сейчас|сегодня|нынешн|текущ|в настоящее время", _I)
 
 
 def question_type(question: str) -> str:
     """The kind of answer ``question`` expects (see the module docstring)."""
     name = next((n for n, rule in _RULES if rule.search(question)), "other")
-    if name in _PRESENT_FIRST and _PRESENT.search(question):
+    if name in _PRESENT_FIRST and PRESENT.search(question):
         return "present"
     return name

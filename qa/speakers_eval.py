@@ -104,22 +104,13 @@ class StatementReport:
 
 def load_statements(path: Path) -> list[dict]:
     """Read a statement set: ``{"doc_id", "sentence", "speaker": str | null, "mentions"?}`` lines."""
-    import json
+    from qa.evaluate import read_jsonl
 
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UserError(f"cannot read {path}: {exc.strerror}") from exc
     rows = []
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except ValueError as exc:
-                raise UserError(f"{path}:{n}: not JSON ({exc})") from exc
-            if not row.get("doc_id") or not row.get("sentence"):
-                raise UserError(f"{path}:{n}: a statement needs \"doc_id\" and \"sentence\"")
-            rows.append(row)
+    for n, row in read_jsonl(path):
+        if not row.get("doc_id") or not row.get("sentence"):
+            raise UserError(f"{path}:{n}: a statement needs \"doc_id\" and \"sentence\"")
+        rows.append(row)
     return rows
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from qa.answer.select import KEEP_SHARE, MAX_SENTENCES, Picked, _best_first, _similar, recency
 from qa.query import Query, transliterate
-from qa.question_type import question_type
+from qa.question_type import PRESENT, question_type
 
 Entity = tuple[str, str]  # text, spaCy label
 
@@ -51,10 +51,6 @@ _ROLE = re.compile(r"\b(?:minister|ministry|director|researcher|fellow|professor
                    r"governor|member|senator|diplomat|official|press secretary|scholar|adviser|advisor|founder)\b",
                    re.IGNORECASE)
 _ENUMERATION = re.compile(r"\b[\w-]+(?:\s+[\w-]+)?,\s+[\w-]+(?:\s+[\w-]+)?,?\s+and\s+[\w-]+", re.IGNORECASE)
-_PRESENT_WORDS = re.compile(r"\b(?:now|nowadays|currently|current|today|at present|these days|latest|still|"
-                            r"at the moment|right now)\b|сейчас|сегодня|нынешн\w*|текущ\w*|в настоящее время",
-                            re.IGNORECASE)
-
 
 _FUNCTION = frozenset("the of a an and in on at to for by from with its his her their this that".split())
 
@@ -126,7 +122,7 @@ def kind(query: Query) -> str:
     ("Who leads Japan now?": who)."""
     if query.asks != "present":
         return query.asks
-    besides = question_type(_PRESENT_WORDS.sub("", query.text))
+    besides = question_type(PRESENT.sub("", query.text))
     return besides if besides in ("who", "when", "number") else "present"
 
 
