@@ -138,9 +138,12 @@ def render_help(username: str | None = None) -> str:
     return (
         "<b>How to ask</b>\n"
         "• In a private chat: just send the question.\n"
-        f"• In a group: /ask QUESTION, mention {at} with the question, or reply to one of my messages.\n\n"
+        f"• In a group: /ask QUESTION, mention {at} with the question, or reply to one of my messages.\n"
+        "• Follow-ups continue the conversation: \"and Kono?\", \"why?\", \"when was that?\" "
+        "(I show how I understood them); a reply to an older answer continues from it.\n\n"
         "<b>Commands</b>\n"
         "/ask QUESTION — a cited answer\n"
+        "/new — start a new conversation\n"
         "/sources — the articles I know\n"
         "/start — what I know, with example questions\n"
         "/help — this message\n\n"
