@@ -160,3 +160,13 @@ def test_statement_labels_are_verbatim(seeds):
     for r in rows:
         assert r["sentence"] in raw[r["doc_id"]], r["sentence"][:60]
         assert r["speaker"] or r.get("mentions"), r["sentence"][:60]
+
+
+def test_held_out_typed_set_is_grounded(seeds):
+    rows = _load(EVAL_DIR / "questions_typed_heldout.jsonl")
+    assert len({q["id"] for q in rows}) == len(rows)
+    assert sum(q["answerable"] and q["lang"] == "en" for q in rows) >= 40
+    for q in rows:
+        assert q["type"] in TYPES and bool(q["answers"]) == q["answerable"], q["id"]
+        for answer in q["answers"]:
+            assert any(_norm(answer) in seeds[d] for d in q["doc_ids"]), f"{q['id']}: {answer!r}"
