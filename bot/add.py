@@ -96,6 +96,7 @@ class AddCommand:
             except UserError as exc:  # the index could not be updated (locked, unusable)
                 await reply(f"⚠️ Could not update the index: {esc(exc)}")
                 return
+        await self.qabot._run(self.qabot._reload)  # /sources and /start see the new articles at once
         await reply("\n".join(describe(o) for o in report.outcomes))
 
 

@@ -383,8 +383,16 @@ class QABot:
 
     # ------------------------------------------------------------ commands
 
+    def _stats_blocking(self):
+        self._reload()
+        return self.engine.stats()
+
+    def _sources_blocking(self):
+        self._reload()
+        return self.engine.sources()
+
     async def cmd_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        stats = await self._run(self.engine.stats)
+        stats = await self._run(self._stats_blocking)
         await self._send(context.bot, update.effective_chat.id, [render_start(stats)], None,
                          examples_keyboard(self.settings.examples))
 
@@ -396,7 +404,7 @@ class QABot:
         await self._send(context.bot, update.effective_chat.id, [NEW_CONVERSATION], update.message)
 
     async def cmd_sources(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        sources = await self._run(self.engine.sources)
+        sources = await self._run(self._sources_blocking)
         await self._send(context.bot, update.effective_chat.id, render_sources(sources), update.message)
 
     async def cmd_ask(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

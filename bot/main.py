@@ -10,6 +10,8 @@ Environment:
   QA_BOT_WORKERS             threads for engine calls (default 2)
   QA_BOT_EXAMPLES            the /start example questions, separated by "|"
   QA_FEEDBACK_DB             feedback SQLite file (default: feedback.sqlite beside the index folder)
+  QA_BOT_ADMIN_IDS           comma-separated user ids allowed to /add URL (default: nobody)
+  QA_FETCH_ALLOW_PRIVATE     1: /add may reach private and loopback addresses
 """
 
 from __future__ import annotations
@@ -89,6 +91,15 @@ def _setup_logging() -> None:
         root.setLevel(logging.INFO)
     quiet_http_loggers()
     install_log_redaction()
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_said_in_one_line)
+
+
+def _said_in_one_line(record: logging.LogRecord) -> bool:
+    """Drop PTB's traceback for a token the Bot API rejects: ``run`` says it in one line."""
+    from telegram.error import InvalidToken
+
+    return not (record.exc_info and isinstance(record.exc_info[1], InvalidToken))
 
 
 def _error(msg: str) -> int:

@@ -218,7 +218,9 @@ class NewsStore:
         path = self.root / f"{name}.meta.json"
         meta = _read_json(path)
         also = meta.setdefault("also_published_by", [])
-        if url != meta.get("url") and all(a.get("url") != url for a in also):
+        same_outlet = article.outlet and (article.outlet == meta.get("outlet")
+                                          or any(a.get("outlet") == article.outlet for a in also))
+        if url != meta.get("url") and all(a.get("url") != url for a in also) and not same_outlet:
             also.append({"outlet": article.outlet, "url": url, "title": article.title, "date": article.date,
                          "fetched_at": fetched_at})
             _write(path, json.dumps(meta, ensure_ascii=False, indent=1).encode())
