@@ -63,7 +63,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_EXAMPLES = (
     "What did Lavrov say about the peace treaty?",
-    "Which four islands are at the centre of the territorial dispute?",
+    "When did Japan ease visa requirements for Russians?",
     "How large was Russia-Japan trade in 2018?",
 )
 COMMANDS = (
