@@ -21,8 +21,8 @@ Entity = tuple[str, str]  # text, spaCy label
 
 # How much holding an answer of the wanted kind counts (0.3 to 1.0: the same within a question or two on every set)
 LEAD_WEIGHT = 1.0
-# ... and when the lead sentence scores at least this (coverage + passage + MaxSim terms, qa/answer/select.py):
-# over the seven English sets, 23 of 24 short answers right at 2.2, 29 of 34 at 2.0, 64 of 97 with no floor
+# A short answer only when the lead sentence scores at least this (coverage + passage + MaxSim terms,
+# qa/answer/select.py): over the seven English sets 23 of 24 right at 2.2, 29 of 34 at 2.0, 64 of 97 with no floor
 SHORT_MIN_SCORE = 2.2
 
 LABELS = {
