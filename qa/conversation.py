@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from qa.entities import IsPerson, corpus_people
-from qa.followup import Turn, make_turn, resolve
+from qa.followup import Turn, incomplete, make_turn, resolve
 from qa.query import clean_question, parse_query
 from qa.types import Answer
 
@@ -25,6 +25,12 @@ TURNS_KEPT = 5
 IDLE_SECONDS = 30 * 60
 CONVERSATIONS_KEPT = 10_000
 REPLIES_KEPT = 20_000
+
+
+def unresolved(question: str, had_turns: bool) -> str:
+    """The answer to a follow-up that cannot be understood on its own."""
+    why = "I could not tell what it refers to" if had_turns else "there is no question before it to continue"
+    return f"“{question}” needs the question it follows, and {why}: please ask the whole question."
 
 
 def people_of(engine: Any) -> IsPerson | None:
@@ -61,6 +67,9 @@ class Conversation:
             rewritten = self.understand(question)
             asked = rewritten or question
             answer = self.engine.ask(asked)
+            if rewritten is None and answer.abstained and incomplete(question):
+                # "why?" that nothing before explains: say so, rather than "the articles don't cover this"
+                answer = replace(answer, answer=unresolved(clean_question(question), bool(self.turns)))
             if rewritten is not None:
                 answer = replace(answer, question=clean_question(question), understood_as=rewritten)
             understood = rewritten or clean_question(question)

@@ -382,6 +382,17 @@ def resolve(question: str, history: Sequence[Turn], is_person: IsPerson | None =
     return _pronouns(text, turn, is_person)
 
 
+def incomplete(question: str) -> bool:
+    """Whether ``question`` cannot stand alone: a bare question word ("why?", "when was that?") or
+    a short "and ...?" with no verb. (Unresolved, it is better asked again in full.)"""
+    text, lead = _strip_lead(question.strip())
+    core = _core(text)
+    if not core:
+        return False
+    return bool(_BARE_WH.fullmatch(core)) or (lead and len(core.split()) <= _MAX_ELLIPSIS_WORDS
+                                              and not _VERBS.search(core))
+
+
 def _inherit_topic(core: str, turn: Turn) -> str | None:
     """"And what did Kono say?" after "What did Lavrov say about the peace treaty?" -> the topic."""
     mine = parse_speaker_question(core)

@@ -163,3 +163,16 @@ def test_chat_json_goes_on_after_a_question_that_cannot_be_asked(tmp_path, seeds
     assert answers[1]["abstained"] and "empty" in answers[1]["answer"]
     assert answers[2]["abstained"] and "limit" in answers[2]["answer"] and len(answers[2]["question"]) <= 200
     assert not answers[3]["abstained"]
+
+
+def test_a_follow_up_nothing_explains_asks_for_the_whole_question(tmp_path, seeds_copy, hash_encoder, cache_dir):
+    from qa.conversation import Conversation
+    from qa.engine import Engine
+    from qa.indexer import build_index
+
+    build_index([seeds_copy], tmp_path / "idx")
+    conv = Conversation(Engine(tmp_path / "idx"))
+    first = conv.ask("why?")
+    assert first.abstained and "ask the whole question" in first.answer and first.understood_as is None
+    assert not conv.ask("What did Lavrov say?").abstained
+    assert "the articles don't cover this" in conv.ask("What is the capital of Australia?").answer.lower()
