@@ -254,7 +254,7 @@ class Engine:
             cos = index.cosines(space.vector, named)
         weights = index.idf_weights(who.topic_terms) if who.topic and not space.multilingual else {}
         rows = index.passages(named)
-        return answers.statements(query, rows, cos, weights, space, index.speakers(named))
+        return answers.statements(query, rows, cos, weights, space, index.speakers(named, rows))
 
     # ------------------------------------------------------------ corpus
 

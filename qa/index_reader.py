@@ -137,12 +137,13 @@ class IndexReader:
         q = f"SELECT key, entities FROM sentence_entities WHERE key IN ({','.join('?' * len(keys))})"
         return {keys[k]: [tuple(e) for e in json.loads(v)] for k, v in self.db.execute(q, list(keys))}
 
-    def speakers(self, rows: list[int]) -> dict[int, list[list[str]]]:
+    def speakers(self, rows: list[int], passages: dict[int, PassageRow] | None = None) -> dict[int, list[list[str]]]:
         """For each passage row, the stored speakers of each of its sentences (qa/speakers.py); empty
-        when the index has none (built without annotations, or before them)."""
+        when the index has none (built without annotations, or before them). ``passages``: those
+        rows already read, to save reading them again."""
         if not rows or not self.annotated:
             return {}
-        passages = self.passages(rows)
+        passages = {r: passages[r] for r in rows} if passages is not None else self.passages(rows)
         docs = sorted({p.doc_id for p in passages.values()})
         q = f"SELECT doc_id, start, speaker FROM speakers WHERE doc_id IN ({','.join('?' * len(docs))})"
         said: dict[tuple[str, int], list[str]] = {}

@@ -88,7 +88,7 @@ def speaker(pool: Pool, w: float) -> list[float]:
     who = pool.query.speaker
     if who is None:
         return [0.0] * len(pool.cands)
-    stored = pool.index.speakers([c.row for c in pool.cands]) if pool.index is not None else {}
+    stored = pool.index.speakers([c.row for c in pool.cands], pool.rows) if pool.index is not None else {}
     return [w if (any(name_matches(n, who.surname) for names in stored[c.row] for n in names) if c.row in stored
                   else speaks_in(pool.rows[c.row], who.surname)) else 0.0 for c in pool.cands]
 
