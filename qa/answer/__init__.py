@@ -20,7 +20,6 @@ from qa.answer.select import (
     ANSWER_PASSAGES,
     MAX_STATEMENTS,
     Picked,
-    best_sentences,
     pick_statements,
     recency,
     score_by_meaning,
@@ -146,5 +145,5 @@ def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float],
     return compose(query.text, picked, False, header=header)
 
 
-__all__ = ["Picked", "Space", "abstention", "answer", "best_sentences", "compose", "not_named", "pick_statements",
-           "statements", "when"]
+__all__ = ["Picked", "Space", "abstention", "answer", "compose", "not_named", "pick_statements", "statements",
+           "when"]

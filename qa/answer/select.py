@@ -82,13 +82,6 @@ def _best_first(items: list[Picked], limit: int) -> list[Picked]:
     return out
 
 
-def pick_sentences(cands: list[Candidate], rows: dict[int, PassageRow], terms: list[str], weights: dict[str, float],
-                   recent: bool, limit: int = MAX_SENTENCES,
-                   late: dict[int, list[float] | None] | None = None) -> list[Picked]:
-    """The sentences of the top passages that best answer the question (see :func:`score_sentences`)."""
-    return best_sentences(score_sentences(cands, rows, terms, weights, recent, late), recent, limit)
-
-
 def entities_of(texts: list[str],
                 entities: dict[str, list[tuple[int, int, str]]] | None) -> tuple[tuple[str, str], ...]:
     """(text, label) of the stored entities of each of ``texts`` (sentences)."""
@@ -142,18 +135,6 @@ def with_antecedent(sentence: str, previous: str | None) -> str:
     return sentence
 
 
-def best_sentences(items: list[Picked], recent: bool, limit: int = MAX_SENTENCES) -> list[Picked]:
-    """The best distinct sentences, within KEEP_SHARE of the best score; newest first if ``recent``."""
-    picked = _best_first(items, limit)
-    if not picked:
-        return []
-    best = picked[0].score
-    picked = [p for p in picked if p.score >= KEEP_SHARE * best]
-    if recent:
-        picked.sort(key=lambda x: recency(x.passage), reverse=True)
-    return picked
-
-
 def recency(p: PassageRow) -> str:
     """Sort key, larger is newer: the stated date ("2019-02-17"), else the latest year mentioned."""
     return p.date or f"{_year(p):04d}"
@@ -190,7 +171,7 @@ def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname:
                 rel = cos.get(row, 0.0) + (coverage(terms, weights, text) if terms else 0.0)
                 items.append(Picked(text, p, rel, cos.get(row, 0.0)))
     ranked = _best_first(items, limit * 3)
-    if terms and ranked:  # "... say about Y": only statements about as relevant as the best (as in best_sentences)
+    if terms and ranked:  # "... say about Y": only statements about as relevant as the best (as in lead.arrange)
         ranked = [it for it in ranked if it.score >= KEEP_SHARE * ranked[0].score]
     # Round-robin over articles (each in its best-first order) so more than one is heard.
     by_doc: dict[str, list[Picked]] = {}
