@@ -74,7 +74,7 @@ def plain(html: str) -> str:
 def open_engine(fake: bool):
     if fake:
         return FakeEngine()
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     idx = Path(tempfile.mkdtemp(prefix="qa-bot-load-")) / "idx"
     t = time.perf_counter()

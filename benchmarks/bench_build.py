@@ -44,7 +44,7 @@ NOOP_CHILD = """
 import json, sys, time
 from pathlib import Path
 t = time.perf_counter()
-from qa.indexer import build_index
+from qa.index.build import build_index
 imported = time.perf_counter() - t
 t = time.perf_counter()
 r = build_index([Path(sys.argv[1])], Path(sys.argv[2]))
@@ -56,8 +56,8 @@ print(json.dumps({"import_s": imported, "build_s": secs, "up_to_date": r.up_to_d
 
 def passage_texts(seeds: Path) -> list[str]:
     """Exactly what build_index embeds for these seeds."""
-    from qa.chunking import chunk_document
-    from qa.indexer import collect, embed_text
+    from qa.index.build import collect, embed_text
+    from qa.index.chunking import chunk_document
 
     return [embed_text(d.title, p.text) for d in collect([seeds], print) for p in chunk_document(d)]
 
@@ -122,7 +122,7 @@ def raw_encoders():
 
 
 def run(ws: Workspace, repeat: int) -> list[dict]:
-    from qa.indexer import build_index
+    from qa.index.build import build_index
 
     texts = passage_texts(ws.seeds)
     n = len(texts)
@@ -189,15 +189,15 @@ def run(ws: Workspace, repeat: int) -> list[dict]:
     ok = all(r["up_to_date"] and r["embedded"] == 0 for r in noop)
     b = median([r["build_s"] for r in noop])
     rows.append(row("build", "no-change rebuild: build_index (in process)", b, "s", "≤ 0.5 s", b <= 0.5 and ok,
-                    f"import qa.indexer {median([r['import_s'] for r in noop]):.2f} s; up_to_date={ok}"))
+                    f"import qa.index.build {median([r['import_s'] for r in noop]):.2f} s; up_to_date={ok}"))
     rows.append(row("build", "no-change rebuild: model modules imported", ", ".join(heavy) or "none", "", "none",
                     not heavy, "checked in sys.modules after build_index"))
     cli = median(wall([QA, "index"], ws.env(), runs=5))
     rows.append(row("build", "no-change rebuild: `qa index` whole process", cli, "s", "≤ 0.5 s", cli <= 0.5))
 
     # One added article: index all but the last, then add it back.
-    from qa.chunking import chunk_document
-    from qa.corpus import load_file
+    from qa.index.chunking import chunk_document
+    from qa.ingest.corpus import load_file
 
     last = sorted(ws.seeds.iterdir())[-1]
     expected = len(chunk_document(load_file(last)))

@@ -42,7 +42,7 @@ def main() -> None:
 
 
 def _passages(ws: Workspace) -> int:
-    from qa.store import open_current
+    from qa.index.store import open_current
 
     live = open_current(ws.index)
     return int(live.manifest["passages"]) if live else 0

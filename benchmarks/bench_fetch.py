@@ -3,10 +3,10 @@
 A separate process serves ``--pages`` generated news pages (JSON-LD, OpenGraph, navigation,
 cookie banner, newsletter box, related stories, comments; bodies drawn from the seed articles'
 sentences, so no two pages are near-duplicates) from ``--hosts`` loopback addresses
-(127.0.0.1, 127.0.0.2, ...). This process runs ``qa.ingest.fetch_articles`` on all the URLs
+(127.0.0.1, 127.0.0.2, ...). This process runs ``qa.news.ingest.fetch_articles`` on all the URLs
 (8 worker threads, at most 2 requests per host, robots.txt read per host; the CPU time of each
 phase is summed over the threads, so it shows where the 2 cores went) and then
-``qa.ingest.index_news`` (the seeds plus the news folder, into a fresh index with an empty
+``qa.news.ingest.index_news`` (the seeds plus the news folder, into a fresh index with an empty
 embedding cache), and prints where the time went.
 
     python benchmarks/bench_fetch.py [--pages 1000] [--hosts 10] [--encoder real|hash] [--json out.json]
@@ -109,8 +109,8 @@ def run(args) -> list[dict]:
             urls.append(line.strip())
         import trafilatura  # noqa: F401  (import time is not extraction time)
 
-        from qa.fetcher import Fetcher
-        from qa.ingest import Timings, fetch_articles, index_news
+        from qa.ingest.fetcher import Fetcher
+        from qa.news.ingest import Timings, fetch_articles, index_news
 
         t = Timings()
         t0 = time.perf_counter()

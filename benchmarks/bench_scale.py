@@ -9,7 +9,7 @@ exact ``IndexFlatIP`` search; latency of single-query searches at k=50 (what
 ``Retriever.hybrid`` asks for); load with ``vector_index.load`` (mmap) in a fresh process.
 
 BM25: N texts of 40-80 words (mean 60) drawn from a Zipf(1.0) vocabulary of 50,000
-pseudo-words, indexed with ``qa.lexical.LexicalIndex.build``; queries are 2-5 words from
+pseudo-words, indexed with ``qa.index.bm25.LexicalIndex.build``; queries are 2-5 words from
 the same distribution, searched at k=50; load with ``LexicalIndex.load(mmap=True)``.
 
 Each build and each load+query runs in its own child process, so load time and memory
@@ -205,7 +205,7 @@ def child(spec: dict) -> dict:
         out["rss_gb"] = rss_gb()
         return out
     if spec["phase"] == "bm25-build":
-        from qa.lexical import LexicalIndex
+        from qa.index.bm25 import LexicalIndex
 
         texts = Path(spec["texts"]).read_text().splitlines()[: spec["n"]]
         t = time.perf_counter()
@@ -218,7 +218,7 @@ def child(spec: dict) -> dict:
         return {"build_s": build_s, "peak_rss_gb": peak_rss_gb(), "file_gb": size / 1e9}
     # bm25-query
     t = time.perf_counter()
-    from qa.lexical import LexicalIndex
+    from qa.index.bm25 import LexicalIndex
     import_s = time.perf_counter() - t
     rss0 = rss_gb("RssAnon")
     t = time.perf_counter()

@@ -29,7 +29,7 @@ def timed(fn, items: list[str], calls: int) -> list[float]:
 
 def measure(index_dir: Path, calls: int = 500) -> dict[str, list[float]]:
     """Per-call latencies (ms) of ask, search and the bare query encoding."""
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     engine = Engine.open(index_dir, build_if_missing=False)
     engine.warm_up()

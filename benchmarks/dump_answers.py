@@ -13,7 +13,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from qa.engine import Engine
+from qa.search.engine import Engine
 
 ROOT = Path(__file__).resolve().parents[1]
 

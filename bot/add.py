@@ -2,7 +2,7 @@
 
 Administrators are the Telegram user ids in ``QA_BOT_ADMIN_IDS`` (comma-separated); anyone else
 gets a polite refusal. The page is fetched, extracted, stored and indexed exactly as ``qa fetch``
-does (``qa.ingest``), in a worker thread, one ``/add`` at a time; the bot's hot reload picks up
+does (``qa.news.ingest``), in a worker thread, one ``/add`` at a time; the bot's hot reload picks up
 the new index before the next question. Private addresses are refused unless
 ``QA_FETCH_ALLOW_PRIVATE=1``.
 """
@@ -40,7 +40,7 @@ def admin_ids(env: dict | None = None) -> frozenset[int]:
 
 
 def describe(outcome: Any) -> str:
-    """One reply line (Telegram HTML) for a qa.ingest.Outcome."""
+    """One reply line (Telegram HTML) for a qa.news.ingest.Outcome."""
     what = (f"{linked(f'<b>{esc(outcome.title or outcome.url)}</b>', outcome.url)} "
             f"({esc(outcome.outlet or 'unknown outlet')}, {esc(outcome.date or 'undated')})")
     if outcome.status in ("new", "updated"):
@@ -63,10 +63,10 @@ class AddCommand:
         self.allow_private = allow_private
         self._lock: asyncio.Lock | None = None
 
-    def _add_blocking(self, urls: list[str]):  # noqa: ANN202 (a qa.ingest.IngestReport)
-        from qa.fetcher import Fetcher
-        from qa.ingest import fetch_and_index
-        from qa.news_store import default_news_dir
+    def _add_blocking(self, urls: list[str]):  # noqa: ANN202 (a qa.news.ingest.IngestReport)
+        from qa.ingest.fetcher import Fetcher
+        from qa.ingest.news_store import default_news_dir
+        from qa.news.ingest import fetch_and_index
 
         index_dir = self.qabot.engine.index_dir
         with Fetcher(allow_private=self.allow_private) as fetcher:

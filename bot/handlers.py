@@ -1,7 +1,7 @@
 """The update handlers: commands, questions, buttons, errors.
 
 The bot owns no retrieval logic: answers, search results, sources and corpus facts all come
-from the injected engine (``qa.engine.Engine``, or any object with ``ask``, ``search``,
+from the injected engine (``qa.search.engine.Engine``, or any object with ``ask``, ``search``,
 ``sources``, ``stats`` and ``reload_if_changed``). Engine calls are blocking, so they run in
 a small thread pool, never on the event loop.
 
@@ -54,9 +54,9 @@ from telegram.ext import (
 from bot.feedback import FeedbackStore
 from bot.limits import Allowlist, RateLimiter
 from bot.render import esc, render_answer, render_help, render_hits, render_passages, render_sources, render_start
-from qa.conversation import Conversation, Conversations
+from qa.chat.conversation import Conversation, Conversations
 from qa.errors import QuestionError
-from qa.query import MAX_QUESTION_CHARS, clean_question
+from qa.question.query import MAX_QUESTION_CHARS, clean_question
 from qa.types import Answer
 
 log = logging.getLogger(__name__)

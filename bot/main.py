@@ -123,8 +123,8 @@ def run(index_dir: Path | None = None, webhook: str | None = None, listen: str =
     if webhook and urlsplit(webhook).scheme != "https":
         return _error(f"--webhook must be an https:// URL (Telegram only calls HTTPS webhooks), not {webhook!r}")
 
-    from qa.engine import Engine
     from qa.errors import UserError
+    from qa.search.engine import Engine
 
     try:
         engine = Engine.open(index_dir, notify=lambda m: print(m, file=sys.stderr), progress=sys.stderr.isatty())

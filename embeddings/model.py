@@ -22,6 +22,7 @@ from typing import Protocol, cast
 
 import numpy as np
 
+from embeddings.errors import ModelError  # noqa: F401 (re-exported)
 from embeddings.token_index import TokenStates
 
 log = logging.getLogger(__name__)
@@ -34,10 +35,6 @@ VERIFY_TEXTS = [
     "Мирный договор между Россией и Японией",
     "The volume of mutual trade amounted to 19.6 billion US dollars. " * 12,
 ]
-
-
-class ModelError(RuntimeError):
-    """The embedding model cannot be found or loaded."""
 
 
 class Encoder(Protocol):
@@ -181,7 +178,7 @@ class OnnxEncoder:
         self.name = model_name(self.path)
         self.dim = int(self.session.get_outputs()[0].shape[-1])
         # Token states for MaxSim only with WordPiece (BERT-style "##" pieces), the pieces the
-        # question filter in qa/retrieve.py understands.
+        # question filter in qa/search/retrieve.py understands.
         self.token_states = type(self.tokenizer.model).__name__ == "WordPiece"
 
     def _tokenize(self, texts: list[str]) -> list:

@@ -1,13 +1,15 @@
 """Errors the user can fix: each is printed as one line (``qa: error: ...``), exit code 1.
 
 Every one derives from :class:`UserError`, the one class the front ends catch. Errors of the
-layer below (``embeddings.model.ModelError``) are turned into these where ``qa`` calls it.
+layer below (``embeddings.errors.ModelError``) are turned into these where ``qa`` calls it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+from embeddings.errors import ModelError
 
 
 class UserError(Exception):
@@ -41,8 +43,6 @@ class FetchError(UserError):
 @contextmanager
 def model_errors() -> Iterator[None]:
     """Turn the embedding layer's ``ModelError`` into :class:`ModelUnavailable` (a user error)."""
-    from embeddings.model import ModelError
-
     try:
         yield
     except ModelError as exc:

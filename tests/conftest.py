@@ -73,9 +73,9 @@ class TokenHashEncoder(HashEncoder):
 def _use_encoder(monkeypatch, enc):
     monkeypatch.setenv("QA_MULTILINGUAL", "0")  # fast tests: no multilingual vectors
     import embeddings.model
-    import qa.indexer
+    import qa.index.build
 
-    monkeypatch.setattr(qa.indexer, "load_encoder", lambda *a, **k: enc)
+    monkeypatch.setattr(qa.index.build, "load_encoder", lambda *a, **k: enc)
     monkeypatch.setattr(embeddings.model, "load_encoder", lambda *a, **k: enc)
     return enc
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from qa import annotate
-from qa.engine import Engine
-from qa.indexer import build_index
+from qa.index import annotate
+from qa.index.build import build_index
+from qa.search.engine import Engine
 from tests.conftest import ROOT
 
 
@@ -43,11 +43,11 @@ def test_annotation_can_be_turned_off(tmp_path, seeds_copy, hash_encoder, cache_
     build_index([seeds_copy], tmp_path / "idx")
     engine = Engine(tmp_path / "idx")
     assert not engine.index.annotated and engine.index.speakers([0]) == {}
-    answer = engine.ask("What did Kono say?")  # the rules of qa/attribution.py stand in
+    answer = engine.ask("What did Kono say?")  # the rules of qa/text/attribution.py stand in
     assert not answer.abstained and "Kono" in answer.answer
 
 
 def test_the_query_path_never_imports_spacy():
-    code = "import sys, qa.engine, qa.cli, qa.answer; print('spacy' in sys.modules)"
+    code = "import sys, qa.search.engine, qa.cli.main, qa.answer; print('spacy' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "False"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from qa import attribution, query
 from qa.answer import abstain, select
+from qa.question import query
+from qa.search.scorers import speaks_in
+from qa.text import attribution
 
 
 @pytest.mark.parametrize("sentence, prev, expected", [
@@ -40,7 +42,7 @@ def test_abstention_rule():
 
 
 def _row(row: int, doc: str, sentences: list[str]):
-    from qa.passages import PassageRow
+    from qa.index.passages import PassageRow
 
     text = " ".join(sentences)
     return PassageRow(row, f"{doc}#{row}", doc, text, 0, len(text), [(0, 0, s) for s in sentences],
@@ -48,7 +50,7 @@ def _row(row: int, doc: str, sentences: list[str]):
 
 
 def test_statements_on_a_topic_leave_out_the_unrelated_ones():
-    from qa.lexical import question_terms
+    from qa.text.terms import question_terms
 
     rows = {
         0: _row(0, "a", ["Lavrov said the US missile defense systems in Japan were a threat."]),
@@ -65,9 +67,9 @@ def test_statements_on_a_topic_leave_out_the_unrelated_ones():
 
 
 def test_speaker_passages_are_favoured_for_what_did_x_say():
-    from qa.passages import Candidate
-    from qa.query import parse_query
-    from qa.scorers import WEIGHTS, Pool, speaker
+    from qa.index.passages import Candidate
+    from qa.question.query import parse_query
+    from qa.search.scorers import WEIGHTS, Pool, speaker
 
     rows = {0: _row(0, "a", ["Kono and Lavrov were held in Munich after the summit."]),  # mentions Kono
             1: _row(1, "b", ["Kono told reporters the talks cannot be concluded overnight."])}  # Kono speaks
@@ -77,7 +79,7 @@ def test_speaker_passages_are_favoured_for_what_did_x_say():
     assert speaker(said, w) == [0.0, w]
     plain = Pool(parse_query("When were the talks in Munich?"), None, cands, rows)
     assert speaker(plain, w) == [0.0, 0.0]
-    assert attribution.speaks_in(rows[1], "Kono") and not attribution.speaks_in(rows[0], "Kono")
+    assert speaks_in(rows[1], "Kono") and not speaks_in(rows[0], "Kono")
 
 
 def test_a_sentence_is_never_shown_twice():
@@ -101,7 +103,7 @@ def test_recent_questions_order_sources_by_full_date():
     undated.date, undated.year_hint = None, 2025
     items = [select.Picked(r.sentences[0][2], r, 1.0, 1.0) for r in (early, late, undated)]
     from qa.answer.lead import arrange
-    from qa.query import parse_query
+    from qa.question.query import parse_query
 
     assert [x.passage.row for x in arrange(parse_query("What is the latest news about the talks?"), items)] == [2, 1, 0]
 

@@ -6,10 +6,10 @@ import pytest
 
 from qa.answer.lead import arrange, kind, short_answer
 from qa.answer.select import Picked
-from qa.corpus import reported_years
-from qa.passages import PassageRow
-from qa.query import parse_query, transliterate
-from qa.question_type import question_type
+from qa.index.passages import PassageRow
+from qa.ingest.corpus import reported_years
+from qa.question.kind import question_type
+from qa.question.query import parse_query, transliterate
 
 
 @pytest.mark.parametrize("question, expected", [

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa import beir
+from qa.eval import beir
 from qa.types import Hit
 
 SCIFACT = Path(__file__).resolve().parents[2] / "shared" / "bench" / "scifact"

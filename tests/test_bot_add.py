@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import build_application
-from qa.store import current_version_name
+from qa.index.store import current_version_name
 from tests.news_server import NewsServer, page
 from tests.test_bot_telegram import TOKEN, FakeEngine, RunningBot, answers_in, server  # noqa: F401 (fixture)
 

@@ -1,7 +1,7 @@
 # ruff: noqa: F811  (pytest fixtures imported from test_bot_telegram are the test functions' arguments)
 """Follow-ups in Telegram: the real PTB client against the fake Bot API server, a fake engine.
 
-The conversations are qa.conversation's; the bot only chooses whose conversation a message
+The conversations are qa.chat.conversation's; the bot only chooses whose conversation a message
 continues (private chat, group member, reply to an answer) and starts one over on /new.
 """
 

@@ -82,7 +82,7 @@ class FakeEngine:
 
     def search(self, query: str, k: int = 10) -> list[Hit]:
         self.searched.append((query, k))
-        # folded results (qa.retrieve.fold_overlaps): chunk ids differ from the citations', spans overlap
+        # folded results (qa.search.retrieve.fold_overlaps): chunk ids differ from the citations', spans overlap
         hits = [Hit(rank=i, doc_id=f"doc{i}", chunk_id=f"doc{i}#{i}+doc{i}#{i + 1}", score=1 / i,
                     text=f"Extra passage {i} & more.",
                     title=f"Result {i}", source="TASS", date="2020-02-0" + str(i % 9 + 1), path=None, start=0, end=9)
@@ -636,10 +636,10 @@ def test_run_config_errors_are_one_line(monkeypatch, capsys, env, expect):
         monkeypatch.delenv(name, raising=False)
     for k, v in env.items():
         monkeypatch.setenv(k, v)
-    import qa.engine
+    import qa.search.engine
     from bot.main import run
 
-    monkeypatch.setattr(qa.engine.Engine, "open", classmethod(lambda *a, **k: pytest.fail("engine opened")))
+    monkeypatch.setattr(qa.search.engine.Engine, "open", classmethod(lambda *a, **k: pytest.fail("engine opened")))
     assert run(**_args()) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("qa: error: ") and expect in err
@@ -790,7 +790,7 @@ def test_run_rejects_http_webhook(monkeypatch, capsys):
 
 
 def replace_engine(monkeypatch, engine):
-    import qa.engine
+    import qa.search.engine
 
     engine.warmed = False
 
@@ -798,7 +798,7 @@ def replace_engine(monkeypatch, engine):
         engine.warmed = True
 
     engine.warm_up = warm_up
-    monkeypatch.setattr(qa.engine.Engine, "open", classmethod(lambda cls, *a, **k: engine))
+    monkeypatch.setattr(qa.search.engine.Engine, "open", classmethod(lambda cls, *a, **k: engine))
     return engine
 
 
@@ -807,7 +807,7 @@ def replace_engine(monkeypatch, engine):
 
 @pytest.mark.slow
 def test_real_engine_answers_lavrov_in_private_chat(server, tmp_path):
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     engine = Engine.open(tmp_path / "idx")
     app = build_application(engine, TOKEN, base_url=server.base_url, feedback_db=tmp_path / "f.sqlite")

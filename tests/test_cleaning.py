@@ -2,8 +2,8 @@
 
 import pytest
 
-from qa.chunking import chunk_document, normalize_ws
-from qa.corpus import BadDocument, decode, load_file, make_document
+from qa.index.chunking import chunk_document, normalize_ws
+from qa.ingest.corpus import BadDocument, decode, load_file, make_document
 from tests.conftest import SEEDS
 
 NOISE = ["not responsible for any mistakes", "Please refer to the text", "Share it", "Follow Us",

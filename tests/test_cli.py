@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from qa.cli import main
+from qa.cli.main import main
 
 HIT_KEYS = {"rank", "doc_id", "chunk_id", "score", "text", "title", "source", "date", "path", "start", "end", "url"}
 
@@ -107,12 +107,12 @@ def test_index_dir_that_cannot_be_a_folder(tmp_path, capsys, hash_encoder, cache
 
 
 def test_file_system_errors_are_one_line(index, capsys, monkeypatch):
-    import qa.cli
+    import qa.cli.main
 
     def refuse(args):
         raise PermissionError(13, "Permission denied", "/some/file")
 
-    monkeypatch.setitem(qa.cli.COMMANDS, "sources", refuse)
+    monkeypatch.setitem(qa.cli.main.COMMANDS, "sources", refuse)
     assert main(["--index-dir", str(index), "sources"]) == 1
     assert capsys.readouterr().err == "qa: error: Permission denied: /some/file\n"
 
@@ -125,7 +125,7 @@ def test_file_system_errors_are_one_line(index, capsys, monkeypatch):
     "Quoted before the passage. Alpha is here. [1] Beta is there. [2] Gamma is everywhere. [3]",
 ])
 def test_a_source_excerpt_starts_at_the_cited_sentence(answer):
-    from qa.render_text import excerpt
+    from qa.cli.render import excerpt
     from qa.types import Answer
 
     text = "Zero. Alpha is here. Beta is there. Gamma is everywhere. More text."
@@ -137,7 +137,7 @@ def test_a_source_excerpt_starts_at_the_cited_sentence(answer):
 
 
 def test_plugin_commands_are_found_through_entry_points_only_when_needed(capsys):
-    from qa.cli import _plugins, _wants_plugins
+    from qa.cli.main import _plugins, _wants_plugins
 
     assert not _wants_plugins(["--index-dir", "ask", "ask", "hello"])  # a built-in command: no look-up
     assert _wants_plugins(["bot"]) and _wants_plugins(["ask", "--help"]) and _wants_plugins([])

@@ -8,10 +8,10 @@ from dataclasses import asdict
 
 import pytest
 
-from qa.chat import run_json
-from qa.cli import main
-from qa.conversation import Conversation, Conversations
-from qa.engine import Engine
+from qa.chat.conversation import Conversation, Conversations
+from qa.cli.chat import run_json
+from qa.cli.main import main
+from qa.search.engine import Engine
 from qa.types import Answer
 
 
@@ -150,9 +150,9 @@ def test_chat_json_goes_on_after_a_question_that_cannot_be_asked(tmp_path, seeds
     import io
     import json
 
-    from qa.chat import run_json
-    from qa.engine import Engine
-    from qa.indexer import build_index
+    from qa.cli.chat import run_json
+    from qa.index.build import build_index
+    from qa.search.engine import Engine
 
     build_index([seeds_copy], tmp_path / "idx")
     lines = io.StringIO("Who is Andrei Rudenko?\n<b></b>\n" + "x" * 3000 + "\nWhat did Lavrov say?\n/quit\nWhy?\n")
@@ -166,9 +166,9 @@ def test_chat_json_goes_on_after_a_question_that_cannot_be_asked(tmp_path, seeds
 
 
 def test_a_follow_up_nothing_explains_asks_for_the_whole_question(tmp_path, seeds_copy, hash_encoder, cache_dir):
-    from qa.conversation import Conversation
-    from qa.engine import Engine
-    from qa.indexer import build_index
+    from qa.chat.conversation import Conversation
+    from qa.index.build import build_index
+    from qa.search.engine import Engine
 
     build_index([seeds_copy], tmp_path / "idx")
     conv = Conversation(Engine(tmp_path / "idx"))

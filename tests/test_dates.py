@@ -1,7 +1,7 @@
 """Questions about the present lead with the newest source and show its date."""
 
-from qa.engine import Engine
-from qa.indexer import build_index
+from qa.index.build import build_index
+from qa.search.engine import Engine
 
 
 def test_present_question_leads_with_newest_source(tmp_path, hash_encoder, cache_dir):

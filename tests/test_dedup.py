@@ -1,10 +1,10 @@
-"""MinHash near-duplicates (qa.dedup)."""
+"""MinHash near-duplicates (qa.ingest.dedup)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from qa import dedup
+from qa.ingest import dedup
 
 STORY = ("Japan lodged a protest with Russia on Wednesday after Moscow deployed air defence missile systems on "
          "Iturup, one of four islands claimed by both countries, Japan's top government spokesman said. The "

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.evaluate import evaluate_questions, load_questions
+from qa.eval.questions import evaluate_questions, load_questions
 from tests.conftest import ROOT, SEEDS
 
 pytestmark = pytest.mark.slow
@@ -49,7 +49,7 @@ def test_outside_question_abstains(index_dir):
 
 
 def test_rare_words_find_their_passage(index_dir):
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     engine = Engine(index_dir)
     for word in ("Habomai", "Malokurilskoye", "Aegis Ashore"):
@@ -63,7 +63,7 @@ def test_rare_words_find_their_passage(index_dir):
 
 
 def test_eval_question_set(index_dir):
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     report = evaluate_questions(Engine(index_dir), load_questions(ROOT / "eval" / "questions.jsonl"))
     # Regression floors a little under the measured figures (README, "Evaluation").
@@ -73,7 +73,7 @@ def test_eval_question_set(index_dir):
 
 
 def test_russian_questions_find_english_passages(index_dir):
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     engine = Engine(index_dir)
     report = evaluate_questions(engine, load_questions(ROOT / "eval" / "questions_ru.jsonl"))
@@ -84,7 +84,7 @@ def test_russian_questions_find_english_passages(index_dir):
 
 
 def test_english_retrieval_unchanged_by_multilingual_index(index_dir):
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
     hits = Engine(index_dir).search("What did Kono say about the treaty talks after meeting Lavrov in Munich?", k=5)
     assert any("overnight" in h.text for h in hits)
@@ -95,8 +95,8 @@ def test_token_states_come_from_the_vectors_forward_pass(index_dir):
 
     from embeddings.model import load_encoder
     from embeddings.token_index import TokenIndex
-    from qa.engine import Engine
-    from qa.store import open_current
+    from qa.index.store import open_current
+    from qa.search.engine import Engine
 
     enc = load_encoder()
     texts = ["Habomai and Shikotan", "The peace treaty talks were launched in Moscow on Monday."]

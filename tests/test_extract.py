@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from qa.chunking import chunk_document
-from qa.corpus import iter_files, load_file, make_document
-from qa.extract import extract
+from qa.index.chunking import chunk_document
+from qa.ingest.corpus import iter_files, load_file, make_document
+from qa.ingest.extract import extract
 
 DATA = Path(__file__).parent / "data" / "news"
 EXPECTED = json.loads((DATA / "expected.json").read_text(encoding="utf-8"))

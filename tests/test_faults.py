@@ -8,17 +8,17 @@ import textwrap
 
 import pytest
 
-from qa.engine import Engine
 from qa.errors import QuestionError
-from qa.indexer import build_index
-from qa.query import clean_question
-from qa.store import current_version_name
+from qa.index.build import build_index
+from qa.index.store import current_version_name
+from qa.question.query import clean_question
+from qa.search.engine import Engine
 from tests.conftest import ROOT
 
 SLOW_BUILD = textwrap.dedent("""
     import sys, time
     from pathlib import Path
-    import qa.indexer
+    import qa.index.build
     from tests.conftest import HashEncoder
 
     class Slow(HashEncoder):
@@ -27,8 +27,8 @@ SLOW_BUILD = textwrap.dedent("""
             time.sleep(60)
             return super().encode(texts)
 
-    qa.indexer.load_encoder = lambda *a, **k: Slow()
-    qa.indexer.build_index([Path(sys.argv[1])], Path(sys.argv[2]), full=True)
+    qa.index.build.load_encoder = lambda *a, **k: Slow()
+    qa.index.build.build_index([Path(sys.argv[1])], Path(sys.argv[2]), full=True)
 """)
 
 

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-import qa.fetcher as fetcher_mod
+import qa.ingest.fetcher as fetcher_mod
 from qa.errors import FetchError, UserError
-from qa.fetcher import Fetcher, TransientFetchError
+from qa.ingest.fetcher import Fetcher, TransientFetchError
 from tests.news_server import NewsServer, feed, huge, page, redirect, rss, stall, statuses
 
 HTML = ("<html><head><title>T</title></head><body><article><p>" + "Body text of a story. " * 20
@@ -171,7 +171,7 @@ def test_env_allows_private(srv, monkeypatch):
 
 
 def test_at_most_two_requests_per_host_at_once(srv, tmp_path):
-    from qa.ingest import fetch_articles
+    from qa.news.ingest import fetch_articles
 
     state = {"now": 0, "max": 0}
     lock = threading.Lock()

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from qa.chunking import chunk_document, normalize_ws
-from qa.corpus import Document
-from qa.engine import Engine
-from qa.indexer import build_index
-from qa.passages import PassageRow, fold_overlaps
+from qa.index.build import build_index
+from qa.index.chunking import chunk_document, normalize_ws
+from qa.index.passages import PassageRow, fold_overlaps
+from qa.ingest.corpus import Document
+from qa.search.engine import Engine
 
 ORIGINAL = ("Lavrov met Kono in Moscow on Monday.  The talks lasted four hours.\n"
             "Kono said a deal could not be reached overnight. He called for patience.\n\n"

@@ -1,10 +1,10 @@
-"""Follow-up recognition and rewriting (qa/followup.py, qa/entities.py): pure functions."""
+"""Follow-up recognition and rewriting (qa/chat/followup.py, qa/chat/entities.py): pure functions."""
 
 import pytest
 
-from qa.entities import extract_entities
-from qa.followup import make_turn, resolve
-from qa.query import parse_query
+from qa.chat.entities import extract_entities
+from qa.chat.followup import make_turn, resolve
+from qa.question.query import parse_query
 from qa.types import Answer
 
 PEOPLE = {"Lavrov", "Kono", "Putin", "Abe", "Rudenko", "Peskov", "Takaichi", "Motegi"}

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from qa.engine import Engine
-from qa.indexer import build_index
-from qa.store import IndexLock, IndexUnusable, LockedError, current_version_name
+from qa.index.build import build_index
+from qa.index.store import IndexLock, IndexUnusable, LockedError, current_version_name
+from qa.search.engine import Engine
 
 
 def test_round_trip_and_incremental(tmp_path, seeds_copy, hash_encoder, cache_dir, monkeypatch):
@@ -24,10 +24,10 @@ def test_round_trip_and_incremental(tmp_path, seeds_copy, hash_encoder, cache_di
     assert r2.up_to_date and hash_encoder.calls == calls and r2.version == r1.version
 
     # A newer chunker re-chunks every document, embedding only passage texts it has not seen.
-    import qa.indexer
+    import qa.index.build
 
     with monkeypatch.context() as m:
-        m.setattr(qa.indexer, "PIPELINE_VERSION", qa.indexer.PIPELINE_VERSION + 1)
+        m.setattr(qa.index.build, "PIPELINE_VERSION", qa.index.build.PIPELINE_VERSION + 1)
         r2b = build_index([seeds_copy], root)
     assert not r2b.up_to_date and r2b.embedded == 0 and r2b.reused == r1.passages
     assert not build_index([seeds_copy], root).up_to_date  # back to the current version: re-chunked again

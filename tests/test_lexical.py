@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa.lexical import LexicalIndex, tokenize
+from qa.index.bm25 import LexicalIndex
+from qa.text.terms import tokenize
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -61,7 +62,7 @@ def test_empty_corpus(tmp_path):
 
 
 def test_question_function_words_do_not_score(tmp_path):
-    from qa.lexical import query_tokens
+    from qa.text.terms import query_tokens
 
     assert query_tokens("What does Moscow insist Japan must accept before talks can go on?") == [
         "moscow", "insist", "japan", "must", "accept", "talk", "go"]

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from qa.cli import main
-from qa.store import current_version_name
+from qa.cli.main import main
+from qa.index.store import current_version_name
 from tests.news_server import NewsServer, feed, page, rss, stall
 
 DATA = Path(__file__).parent / "data" / "news"
@@ -198,7 +198,7 @@ def test_update_reports_broken_feed_and_retries_timed_out_items(env, site, capsy
 
 
 def test_update_every_loops_until_interrupted(env, site, capsys, monkeypatch):
-    from qa import news_cli
+    from qa.cli import news as news_cli
 
     site.routes["/feed.xml"] = feed(rss([("a", site.url(_path("p12_print_style_dateline.html")), "A")]))
     assert qa(env, capsys, "feeds", "add", site.url("/feed.xml"))[0] == 0
@@ -216,9 +216,9 @@ def test_update_every_loops_until_interrupted(env, site, capsys, monkeypatch):
 
 
 def test_query_path_does_not_import_the_news_libraries():
-    code = ("import sys, qa.cli, qa.engine, qa.retrieve, qa.answer, bot.handlers; qa.cli._parser(); "
-            "print(sorted(m for m in ('trafilatura', 'feedparser', 'datasketch', 'lxml', 'qa.fetcher', 'qa.extract')"
-            " if m in sys.modules))")
+    code = ("import sys, qa.cli.main, qa.search.engine, qa.search.retrieve, qa.answer, bot.handlers; "
+            "qa.cli.main._parser(); print(sorted(m for m in ('trafilatura', 'feedparser', 'datasketch', 'lxml', "
+            "'qa.ingest.fetcher', 'qa.ingest.extract') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                          env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}, check=True).stdout
     assert out.strip() == "[]"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from qa.corpus import iter_files
-from qa.extract import extract
-from qa.news_store import NewsStore, article_url, name_for
+from qa.ingest.corpus import iter_files
+from qa.ingest.extract import extract
+from qa.ingest.news_store import NewsStore, article_url, name_for
 
 DATA = Path(__file__).parent / "data" / "news"
 

@@ -5,8 +5,9 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.chunking import chunk_document, document_sentences, normalize_ws
-from qa.corpus import html_to_text, make_document
+from qa.index.chunking import chunk_document, document_sentences, normalize_ws
+from qa.ingest.corpus import make_document
+from qa.text.markup import html_to_text
 
 WORD = st.text(alphabet=st.sampled_from(list("abcdefgKLMxyzАБВ")), min_size=1, max_size=9)
 SENTENCE = st.builds(

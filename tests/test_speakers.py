@@ -1,4 +1,4 @@
-"""Who speaks in each sentence: the parse-backed attribution (qa/speakers.py) and its measurement."""
+"""Who speaks in each sentence: the parse-backed attribution (qa/index/speakers.py) and its measurement."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from qa import speakers_eval
+from qa.eval import statements as speakers_eval
 
 ARTICLE = """Lavrov and Kono held talks
 
@@ -66,7 +66,7 @@ def test_precision_and_recall_count_sentence_speaker_pairs(tmp_path):
 @pytest.fixture(scope="module")
 def speakers_of():
     pytest.importorskip("spacy")
-    from qa import annotate, speakers
+    from qa.index import annotate, speakers
 
     if not annotate.available():
         pytest.skip("no spaCy pipeline")
@@ -124,7 +124,7 @@ def test_the_parse_keeps_the_rules_counter_examples(speakers_of, sentences, surn
 
 
 def test_qa_eval_statements_prints_each_method(tmp_path, monkeypatch, capsys):
-    from qa import cli
+    from qa.cli import main as cli
 
     (tmp_path / "a.txt").write_text(ARTICLE, encoding="utf-8")
     labels = tmp_path / "s.jsonl"

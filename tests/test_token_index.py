@@ -5,10 +5,10 @@ import pytest
 
 from embeddings import token_index
 from embeddings.token_index import Quantized, TokenIndex, TokenStates
-from qa.engine import Engine
-from qa.indexer import build_index
-from qa.scorers import late_query, sentence_scores
-from qa.store import IndexUnusable, open_current
+from qa.index.build import build_index
+from qa.index.store import IndexUnusable, open_current
+from qa.search.engine import Engine
+from qa.search.scorers import late_query, sentence_scores
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -72,29 +72,30 @@ def test_an_index_without_token_states_gets_them_when_refreshed(tmp_path, seeds_
     assert not (open_current(root).path / "tokens").exists()
     assert Engine(root).search("Habomai", k=1)  # and search works without them
 
-    import qa.indexer
+    import qa.index.build
     from tests.conftest import TokenHashEncoder
 
     enc = TokenHashEncoder()
-    monkeypatch.setattr(qa.indexer, "load_encoder", lambda *a, **k: enc)
-    monkeypatch.setattr(qa.indexer, "PIPELINE_VERSION", qa.indexer.PIPELINE_VERSION + 1)
+    monkeypatch.setattr(qa.index.build, "load_encoder", lambda *a, **k: enc)
+    monkeypatch.setattr(qa.index.build, "PIPELINE_VERSION", qa.index.build.PIPELINE_VERSION + 1)
     r = build_index([seeds_copy], root)
     assert r.embedded == r.passages and (open_current(root).path / "tokens" / "states.npy").exists()
 
 
 def test_rerank_adds_maxsim_to_the_top_candidates(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
-    import qa.retrieve
-    from qa.scorers import LATE_STAGE, WEIGHTS, late_query
+    import qa.search.retrieve
+    from qa.search.scorers import LATE_STAGE, WEIGHTS, late_query
 
     root = tmp_path / "idx"
     build_index([seeds_copy], root)
     engine = Engine(root)
     r = engine.index
     query = engine.query("Which village on Shikotan is Malokurilskoye?")
-    with_late = qa.retrieve.retrieve(r, query, 3)
+    with_late = qa.search.retrieve.retrieve(r, query, 3)
     weight = WEIGHTS["maxsim"]
-    monkeypatch.setattr(qa.retrieve, "LATE_STAGE", tuple((n, 0.0 if n == "maxsim" else w, f) for n, w, f in LATE_STAGE))
-    without = {c.row: c.score for c in qa.retrieve.retrieve(r, query, 10)}
+    late_stage = tuple((n, 0.0 if n == "maxsim" else w, f) for n, w, f in LATE_STAGE)
+    monkeypatch.setattr(qa.search.retrieve, "LATE_STAGE", late_stage)
+    without = {c.row: c.score for c in qa.search.retrieve.retrieve(r, query, 10)}
     late = r.tokens.maxsim(*late_query(r, query.tokens), [c.row for c in with_late])
     assert min(late.values()) > 0
     for c in with_late:
@@ -146,22 +147,22 @@ def test_inconsistent_token_files_are_rejected(tmp_path):
 
 
 def test_first_stage_scores_count_before_maxsim(tmp_path, seeds_copy, token_encoder, cache_dir, monkeypatch):
-    import qa.retrieve
-    from qa.scorers import FIRST_STAGE
+    import qa.search.retrieve
+    from qa.search.scorers import FIRST_STAGE
 
     root = tmp_path / "idx"
     build_index([seeds_copy], root)
     engine = Engine(root)
     r = engine.index
     query = engine.query("Which village on Shikotan is Malokurilskoye?")
-    plain = qa.retrieve.retrieve(r, query, 15)
+    plain = qa.search.retrieve.retrieve(r, query, 15)
     last = plain[-1].row  # outside the MaxSim top 10: a large enough first-stage score still brings it first
 
     def boost(pool, w):
         return [w if c.row == last else 0.0 for c in pool.cands]
 
-    monkeypatch.setattr(qa.retrieve, "FIRST_STAGE", (*FIRST_STAGE, ("boost", 10.0, boost)))
-    boosted = qa.retrieve.retrieve(r, query, 15)
+    monkeypatch.setattr(qa.search.retrieve, "FIRST_STAGE", (*FIRST_STAGE, ("boost", 10.0, boost)))
+    boosted = qa.search.retrieve.retrieve(r, query, 15)
     assert boosted[0].row == last and plain[0].row != last
 
 
@@ -232,7 +233,7 @@ def test_a_cache_damaged_after_opening_is_set_aside_and_replaced(tmp_path, caplo
 
 
 def test_sentence_maxsim_scores_each_sentence_by_its_own_tokens(tmp_path, seeds_copy, token_encoder, cache_dir):
-    from qa.chunking import embed_text
+    from qa.index.chunking import embed_text
 
     build_index([seeds_copy], tmp_path / "idx")
     engine = Engine(tmp_path / "idx")
@@ -248,7 +249,7 @@ def test_sentence_maxsim_scores_each_sentence_by_its_own_tokens(tmp_path, seeds_
 
 def test_a_sentence_past_the_length_limit_gets_a_neutral_value(tmp_path, seeds_copy, token_encoder, cache_dir,
                                                                 monkeypatch):
-    from qa.chunking import embed_text
+    from qa.index.chunking import embed_text
 
     build_index([seeds_copy], tmp_path / "idx")
     engine = Engine(tmp_path / "idx")

@@ -26,9 +26,9 @@ from qa.answer.select import (
     score_sentences,
     when,
 )
-from qa.lexical import coverage, tokenize
-from qa.passages import Candidate, PassageRow
-from qa.query import Query, question_names
+from qa.index.passages import Candidate, PassageRow
+from qa.question.query import Query, question_names
+from qa.text.terms import coverage, tokenize
 from qa.types import Answer
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from qa.answer.select import Picked, when
-from qa.passages import join_overlapping, to_hit
+from qa.index.passages import join_overlapping, to_hit
 from qa.types import Answer, Citation, ShortAnswer
 
 NOT_COVERED = "The articles don't cover this: no passage in the indexed articles answers the question."

@@ -1,10 +1,10 @@
 """Leading with the fact: which candidate sentence holds an answer of the kind the question asks for.
 
-Each kind of question (qa/question_type.py) has a small named test of a sentence, giving 1 when
+Each kind of question (qa/question/kind.py) has a small named test of a sentence, giving 1 when
 the sentence holds an answer of that kind that the question does not already state: a person or
 organisation (who), a place (where), a date (when), a figure (number), several items (list), a
 reason (why), a plain yes or no (yesno), a role (definition). Entities come from the index's
-annotations (spaCy at index time, qa/annotate.py), with patterns for dates and figures besides.
+annotations (spaCy at index time, qa/index/annotate.py), with patterns for dates and figures besides.
 ``arrange`` puts the best sentence with such an answer first, then at most two supporting ones.
 """
 
@@ -14,8 +14,8 @@ import re
 from collections.abc import Callable
 
 from qa.answer.select import KEEP_SHARE, MAX_SENTENCES, Picked, _best_first, _similar, recency
-from qa.query import Query, transliterate
-from qa.question_type import PRESENT, question_type
+from qa.question.kind import PRESENT, question_type
+from qa.question.query import Query, transliterate
 
 Entity = tuple[str, str]  # text, spaCy label
 

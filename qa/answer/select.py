@@ -3,7 +3,7 @@
 - Any question: the sentences of the best passages, scored by how much of the question's
   (IDF-weighted) vocabulary they hold, their passage's score and their own MaxSim with the
   question; for a question in another script, by multilingual similarity instead.
-- "What did X say (about Y)?": the sentences in which X is the speaker (``qa/attribution.py``)
+- "What did X say (about Y)?": the sentences in which X is the speaker (``qa/text/attribution.py``)
   across all articles, most relevant first, spread over articles.
 
 Weights: a sentence's MaxSim counts ``SENTENCE_LATE_WEIGHT`` (answer text over the five English
@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
-from qa.attribution import open_quote, quote_opening, statement_flags
-from qa.lexical import coverage, tokenize
-from qa.passages import Candidate, PassageRow
-from qa.speaker_names import name_matches
+from qa.index.passages import Candidate, PassageRow
+from qa.text.attribution import open_quote, quote_opening, statement_flags
+from qa.text.names import name_matches
+from qa.text.terms import coverage, tokenize
 
 MAX_SENTENCES = 3
 MAX_STATEMENTS = 8
@@ -144,8 +144,8 @@ def pick_statements(rows: dict[int, PassageRow], cos: dict[int, float], surname:
                     weights: dict[str, float], limit: int = MAX_STATEMENTS,
                     speakers: dict[int, list[list[str]]] | None = None) -> list[Picked]:
     """Sentences in which ``surname`` is the speaker, most relevant first, spread over articles.
-    ``speakers``: the index's speakers of each passage's sentences (qa/speakers.py, from a parse);
-    a passage without them is read with qa/attribution.py's rules."""
+    ``speakers``: the index's speakers of each passage's sentences (qa/index/speakers.py, from a parse);
+    a passage without them is read with qa/text/attribution.py's rules."""
     items: list[Picked] = []
     for row, p in rows.items():
         texts = [t for _, _, t in p.sentences]
