@@ -16,6 +16,7 @@ from collections.abc import Callable
 from qa.answer.select import KEEP_SHARE, MAX_SENTENCES, Picked, _best_first, _similar, recency
 from qa.question.kind import PRESENT, question_type
 from qa.question.query import Query, transliterate
+from qa.text.words import FUNCTION_WORDS, MONTH, POSITION_WORDS, alternation
 
 Entity = tuple[str, str]  # text, spaCy label
 
@@ -32,8 +33,7 @@ LABELS = {
     "number": {"CARDINAL", "QUANTITY", "MONEY", "PERCENT"},
     "list": {"PERSON", "ORG", "NORP", "GPE", "LOC", "FAC", "PRODUCT", "EVENT", "LAW", "WORK_OF_ART"},
 }
-_MONTHS = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|" \
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?"
+_MONTHS = MONTH
 _DATE = re.compile(rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:,\s*\d{{4}})?|\d{{1,2}}\s+{_MONTHS}(?:\s+\d{{4}})?|"
                    rf"(?:in|since|until|by)\s+(?:{_MONTHS}\s+)?(?:19|20)\d\d|(?:19|20)\d\d)\b")
 _FIGURE = re.compile(r"\b\d[\d,.]*\s*(?:%|percent|per cent|billion|million|thousand|km|kilometers|"
@@ -47,13 +47,10 @@ _REASON = re.compile(r"\b(?:because|due to|owing to|since|as a result|in order t
 _POLAR = re.compile(r"\b(?:not|no|never|nothing|cannot|can't|won't|doesn't|don't|didn't|isn't|aren't|wasn't|"
                     r"unlikely|refused|rejected|denied|impossible|neither|nor|yes|indeed|confirmed|agreed|"
                     r"continues to|still)\b|n't\b", re.IGNORECASE)
-_ROLE = re.compile(r"\b(?:minister|ministry|director|researcher|fellow|professor|ambassador|envoy|spokes\w+|"
-                   r"secretary|head|chairman|president|prime minister|deputy|analyst|expert|editor|chief|leader|"
-                   r"governor|member|senator|diplomat|official|press secretary|scholar|adviser|advisor|founder)\b",
-                   re.IGNORECASE)
+_ROLE = re.compile(rf"\b{alternation(POSITION_WORDS)}\b", re.IGNORECASE)
 _ENUMERATION = re.compile(r"\b[\w-]+(?:\s+[\w-]+)?,\s+[\w-]+(?:\s+[\w-]+)?,?\s+and\s+[\w-]+", re.IGNORECASE)
 
-_FUNCTION = frozenset("the of a an and in on at to for by from with its his her their this that".split())
+_FUNCTION = frozenset(FUNCTION_WORDS)
 
 
 def _words(text: str) -> set[str]:

@@ -17,6 +17,7 @@ from typing import Literal
 
 from qa.question.query import Query, transliterate
 from qa.text.attribution import SPEECH
+from qa.text.words import HONORIFICS, MONTH, ROLE_NOUNS, RU_MONTHS_GENITIVE, RU_ROLE_NOUNS, TITLES, alternation
 
 Kind = Literal["person", "place", "date", "thing"]
 IsPerson = Callable[[str], bool]
@@ -43,9 +44,7 @@ _PLACE_ENDINGS = re.compile(r"(?i)\b(islands?|isles?|islets?|ridge|sea|strait|pe
                             r"city|village|острова?|гряда)$")
 # Words before a name that make it a person ("Foreign Minister Taro Kono", "Mr Lavrov").
 _TITLES = re.compile(
-    r"(?i)\b(minister|president|premier|secretary|ambassador|spokes(?:man|woman|person)|chairman|director|"
-    r"expert|researcher|fellow|diplomat|counterpart|leader|mr\.?|mrs\.?|ms\.?|dr\.?|prof\.?|"
-    r"министр|президент|премьер|посол|замминистра|эксперт|г-н)\s+$")
+    rf"(?i)\b(?:{alternation(ROLE_NOUNS + RU_ROLE_NOUNS + ('г-н',))[3:-1]}|{alternation(HONORIFICS)[3:-1]}\.?)\s+$")
 # Capitalised words that start a sentence or a question, not names.
 _NOT_NAMES = frozenset("""
 a an the and but or so if in on at of for to by from with after before during as what which who whom whose
@@ -54,19 +53,16 @@ he she it they we you i his her its their our this that these those there then a
 meanwhile moreover yes no not tell say said sources source answer
 что кто где когда почему зачем как какой какая какие а и но он она они это его ее её их там тогда
 """.split())
-_TITLES_ONLY = frozenset(
-    "minister president premier secretary ambassador spokesman spokeswoman chairman director".split())
+_TITLES_ONLY = frozenset(TITLES)
 _TITLES_ONLY_RE = "|".join(sorted(_TITLES_ONLY))
 _WEEKDAYS = frozenset("monday tuesday wednesday thursday friday saturday sunday".split())
 _NAME = r"[A-ZА-ЯЁ][\w'’-]*"
 _NAME_RUN = re.compile(rf"{_NAME}(?:\s+(?:of\s+|de\s+|van\s+|von\s+)?{_NAME})*")
 _YEAR = r"(?:1[89]\d\d|20\d\d)"
-_MONTH = (r"(?:January|February|March|April|May|June|July|August|September|October|November|December|"
-          r"Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.?")
+_MONTH = MONTH
 DATE = re.compile(rf"\b(?:\d{{1,2}}\s+{_MONTH}(?:\s+{_YEAR})?|{_MONTH}\s+\d{{1,2}}(?:,?\s+{_YEAR})?|"
                   rf"(?:(?:early|late|mid)[ -])?{_MONTH}\s+{_YEAR}|{_YEAR}(?:-\d\d-\d\d)?|"
-                  rf"\d{{1,2}}\s+(?:января|февраля|марта|апреля|мая|июня|июля|августа|сентября|октября|"
-                  rf"ноября|декабря)(?:\s+{_YEAR})?)\b")
+                  rf"\d{{1,2}}\s+{alternation(RU_MONTHS_GENITIVE)}(?:\s+{_YEAR})?)\b")
 
 
 def is_place(name: str) -> bool:
@@ -75,9 +71,9 @@ def is_place(name: str) -> bool:
     return low in PLACES or transliterate(low) in PLACES or bool(_PLACE_ENDINGS.search(low))
 
 
-_TITLE_WORDS = frozenset("""
-minister ministers president prime premier deputy foreign secretary ambassador spokesman spokeswoman chairman
-director press senior chief general head russian japanese chinese american soviet former late
+# The words of a title phrase before a name ("Russian Foreign Minister", "former Prime Minister").
+_TITLE_WORDS = frozenset(TITLES) | frozenset("""
+ministers prime deputy foreign press senior chief general head russian japanese chinese american soviet former late
 """.split())
 
 

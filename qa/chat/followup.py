@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from qa.chat.entities import Entity, IsPerson, extract_entities, name_kind
 from qa.question.query import Query, parse_speaker_question, transliterate
 from qa.text.terms import question_terms, tokenize
+from qa.text.words import ROLE_NOUNS, RU_ROLE_NOUNS, alternation
 from qa.types import Answer
 
 
@@ -251,8 +252,7 @@ def _ellipsis(x: str, explicit: bool, turn: Turn, is_person: IsPerson | None) ->
 
 _PERSON_PRONOUNS = re.compile(r"\b(he|him|his|she|her|himself|herself|он|она|его|её|ее|ему|ей|него|неё|нее|нему|ней|"
                               r"ним|нём|нем)\b", re.IGNORECASE)
-_ROLE_BEFORE = re.compile(r"\b(minister|president|premier|spokes\w+|secretary|ambassador|leader|expert|diplomat|"
-                          r"министр|президент|премьер|посол|эксперт)\b", re.IGNORECASE)
+_ROLE_BEFORE = re.compile(rf"\b{alternation(ROLE_NOUNS + RU_ROLE_NOUNS)}\b", re.IGNORECASE)
 _IT = re.compile(r"\b(it|its|этого|этом|это)\b", re.IGNORECASE)
 _DUMMY_IT = re.compile(r"\bit\s+(?:is|was|'s)\s+\w+\s+(?:that|to)\b|\bis\s+it\s+(?:true|possible|likely|so)\b"
                        r"|\bэто\s+(?:правда|возможно)", re.IGNORECASE)

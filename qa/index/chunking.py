@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from qa.ingest.corpus import Document
 from qa.text.sentences import split_sentences
+from qa.text.words import ROLE_NOUNS, alternation
 
 # Bump when cleaning, chunking or what is stored per passage changes: `qa index` then re-chunks
 # every document (vectors of unchanged passage texts are reused). 4 added token states, which
@@ -27,9 +28,7 @@ WHOLE_MAX_CHARS = 6000
 # A passage opening with "he added" or "according to the expert" would not say who is
 # meant: its overlap then reaches back one more sentence, which usually names the person.
 _REFERENCE = re.compile(
-    r"^\W*(?:\w+\W+){0,4}?(?:he|she|his|her|him|the (?:expert|analyst|minister|diplomat|official|spokesman|"
-    r"spokeswoman|spokesperson|ambassador|scholar|researcher|professor|president|premier|prime minister|"
-    r"politician|lawmaker|source))\b", re.IGNORECASE)
+    rf"^\W*(?:\w+\W+){{0,4}}?(?:he|she|his|her|him|the {alternation(ROLE_NOUNS + ('source',))})\b", re.IGNORECASE)
 
 
 @dataclass

@@ -18,15 +18,8 @@ from dataclasses import dataclass, field
 from qa.index.nlp import nlp
 from qa.text.attribution import _closes_quote, open_quote, statement_flags
 from qa.text.names import name_matches  # noqa: F401 (re-exported)
+from qa.text.words import SPEECH_LEMMAS
 
-# Lemmas of verbs that report speech or a stated position.
-SPEECH_LEMMAS = frozenset(
-    "say tell state note stress add believe write emphasise emphasize suggest warn announce explain "
-    "point underline indicate argue reiterate urge insist confirm remark declare comment recall "
-    "acknowledge admit claim express assure speak clarify mention report outline assess thank "
-    "call criticise criticize reject dismiss demand propose praise welcome object deny refuse "
-    "question condemn oppose regret list hope think predict describe answer reply respond "
-    "announce caution complain vow promise".split())
 _PREP_CUES = ("according",)
 _PRONOUNS = frozenset({"he", "she"})
 _RELATIVE = frozenset({"who", "that"})

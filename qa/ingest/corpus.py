@@ -20,6 +20,7 @@ from pathlib import Path
 from qa.ingest.cleaning import HEADER_LINE, classify, sections, split_lines
 from qa.ingest.decoding import MAX_DOC_BYTES, BadDocument, decode  # noqa: F401 (re-exported)
 from qa.text.markup import html_to_text
+from qa.text.words import MONTH, month_number
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +55,7 @@ def fingerprint_bytes(data: bytes) -> str:
 
 # ---------------------------------------------------------------- metadata
 
-_MONTHS = {m: i for i, m in enumerate(
-    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], start=1)}
-_MONTH_RE = r"(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)[a-z]*\.?"
+_MONTH_RE = MONTH
 _DATE_PATTERNS = [
     re.compile(r"\b(?P<y>(?:19|20)\d\d)-(?P<m>\d\d)-(?P<d>\d\d)\b"),
     re.compile(r"\b(?P<mon>" + _MONTH_RE + r")\s+(?P<d>\d{1,2}),?\s+(?P<y>(?:19|20)\d\d)\b"),
@@ -75,7 +74,7 @@ def _parse_date(text: str) -> str | None:
         if not m:
             continue
         gd = m.groupdict()
-        month = int(gd["m"]) if gd.get("m") else _MONTHS[gd["mon"][:3].lower()]
+        month = int(gd["m"]) if gd.get("m") else month_number(gd["mon"])
         try:
             return date(int(gd["y"]), month, int(gd["d"])).isoformat()
         except ValueError:

@@ -11,9 +11,14 @@ from __future__ import annotations
 
 import re
 
+from qa.text.words import QUESTION_SPEECH_VERBS, ROLE_NOUNS, RU_SPEECH_VERBS, alternation
+
 TYPES = ("who", "where", "when", "number", "list", "why", "yesno", "definition", "statement", "present", "other")
 
 _I = re.IGNORECASE
+# Besides people named by their role, what "which ... ?" asks a "who" of: organisations and sides.
+_WHO_NOUNS = ("agency", "outlet", "newspaper", "party", "company", "organisation", "organization", "person", "head",
+              "country", "side")
 # Ordered: the first rule that matches decides ("How many ... now?" is a number; "Who is X?" a definition).
 _RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("why", re.compile(r"\bwhy\b|\bhow does .+ (?:justify|explain)\b|"
@@ -34,13 +39,10 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = (
                          r"где|куда|откуда|в каком (?:городе|месте))",
                          _I)),
     ("statement", re.compile(r"^\s*(?:so\s+|and\s+)?what (?:did|does|do|has|have|had|was|is|were)\s+.+?\s+"
-                             r"(?:say|said|saying|state|stated|tell|told|think|thought|claim|announce|argue|mean|"
-                             r"comment|write|wrote|note|stress|ask|asked|warn|warned|urge|urged|suggest|propose|"
-                             r"believe|emphasi[sz]e)\b|^\s*how did .+ (?:describe|characteri[sz]e|explain|assess)\b|"
+                             rf"{alternation(QUESTION_SPEECH_VERBS)}\b|"
+                             r"^\s*how did .+ (?:describe|characteri[sz]e|explain|assess)\b|"
                              r"^\s*according to [A-Z][\w.-]*(?: [A-Z][\w.-]*)*, what\b|"
-                             r"^\s*что (?:\w+ )?(?:сказал|сказала|заявил|заявила|говорил|говорила|говорит|"
-                             r"думает|считает|"
-                             r"написал|пишет)", _I)),
+                             rf"^\s*что (?:\w+ )?{alternation(RU_SPEECH_VERBS)}", _I)),
     ("definition", re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(?!the\b|a\b|an\b|it\b|this\b|that\b|there\b|"
                               r"\w+ing\b)[A-Z\"“«][\w.\"”»'’ -]*\??\s*$|"
                               r"^\s*what (?:position|post|role|job|title|office)\b|"
@@ -52,10 +54,9 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = (
     ("list", re.compile(r"\b(?:which|what|name the|list the)\s+(?:two|three|four|five|six|several|\d+)\b|"
                         r"^\s*(?:name|list)\b|\bwhich (?:\w+ )?(?:groups|fields|areas|countries|islands|parties|"
                         r"sectors|issues|topics)\b|какие|перечисл|назовите", _I)),
-    ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\b(?:which|what) (?:\w+ ){0,6}?(?:minister|official|"
-                       r"president|leader|diplomat|ambassador|envoy|expert|agency|outlet|newspaper|party|company|"
-                       r"organi[sz]ation|person|politician|researcher|analyst|spokes\w+|head|prime minister|"
-                       r"country|side)\b|^\s*кто|^\s*(?:какой|какая|какое) (?:министр|агентство|партия|страна)", _I)),
+    ("who", re.compile(r"^\s*(?:and\s+)?(?:who|whom|whose)\b|\b(?:which|what) (?:\w+ ){0,6}?"
+                       rf"{alternation(ROLE_NOUNS + _WHO_NOUNS)}\b|"
+                       r"^\s*кто|^\s*(?:какой|какая|какое) (?:министр|агентство|партия|страна)", _I)),
 )
 _PRESENT_FIRST = frozenset({"who", "where", "definition", "yesno", "other"})  # "now" decides over these
 PRESENT = re.compile(r"\b(?:now|nowadays|currently|current|today|at present|these days|latest|still|"

@@ -19,6 +19,7 @@ from embeddings.token_index import TokenStates
 from qa.errors import QuestionError
 from qa.question.kind import question_type
 from qa.text.terms import query_tokens, question_terms
+from qa.text.words import QUESTION_SPEECH_VERBS, RU_SPEECH_VERBS, alternation
 
 MAX_QUESTION_CHARS = 2000
 
@@ -107,12 +108,10 @@ def wants_recent(question: str) -> bool:
 
 _SAY_QUESTION = re.compile(
     r"^\s*(?:so\s+)?what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+"
-    r"(?:say|said|saying|state|stated|tell|told|think|thought|claim|announce|argue|mean|comment|"
-    r"write|wrote|note|stress|ask|asked|urge|urged|warn|warned|propose|proposed|suggest|suggested|"
-    r"believe|emphasi[sz]e|emphasi[sz]ed)\b(?P<rest>.*)$",
+    rf"{alternation(QUESTION_SPEECH_VERBS)}\b(?P<rest>.*)$",
     re.IGNORECASE,
 )
-_RU_SAID = r"(?:сказал|сказала|заявил|заявила|говорил|говорила|говорит|думает|считает|написал|написала|пишет)"
+_RU_SAID = alternation(RU_SPEECH_VERBS)
 _SAY_RU = re.compile(
     rf"^\s*что\s+{_RU_SAID}\s+"
     r"(?P<who>[^?,]+?)(?P<rest>(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$",

@@ -27,15 +27,14 @@ from qa.question.query import Query
 from qa.text.attribution import statement_flags
 from qa.text.names import name_matches
 from qa.text.terms import coverage as term_coverage
+from qa.text.words import FUNCTION_WORDS, QUESTION_WORDS
 
 RERANK_DEPTH = 20  # the rerank reorders the fused top 2 x this, drawn from each retriever's top 2 x this
 LATE_DEPTH = 10  # MaxSim for the best this many: the same figures for 10, 20 and 40 on all four sets
 # Word pieces that carry no content for MaxSim (besides punctuation and "##" suffix pieces): the
 # question words and function words; BM25's list (qa/text/terms.py) has no question words, which as
 # rare passage words would weigh most.
-LATE_STOP = frozenset(
-    "what which who whom whose when where why how did does do the a an of in on to for and is was were be by "
-    "with as at from that this it its their his her".split())
+LATE_STOP = frozenset(QUESTION_WORDS + ("did", "does", "do", "is", "was", "were", "be") + FUNCTION_WORDS)
 
 TokenStarts = Callable[[PassageRow], np.ndarray]
 """Where the encoder's tokens of a passage's embedded text (``embed_text``) start."""

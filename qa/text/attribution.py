@@ -11,17 +11,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-_SPEECH_VERBS = (
-    r"said|says|say|stated|states|told|tells|noted|notes|stressed|stresses|pointed out|announced|"
-    r"underlined|indicated|argued|argues|suggested|believes|believed|emphasi[sz]ed|emphasi[sz]es|added|"
-    r"explained|called|reiterated|urged|warned|insisted|confirmed|remarked|declared|commented|wrote|"
-    r"writes|according to|recalled|acknowledged|admitted|claimed|expressed|assured|spoke")
-SPEECH = re.compile(rf"\b({_SPEECH_VERBS})\b", re.IGNORECASE)
+from qa.text.words import SAID_VERBS, SPEECH_VERBS, alternation
+
+SPEECH = re.compile(rf"\b{alternation(SPEECH_VERBS, capture=True)}\b", re.IGNORECASE)
 # ", he added" / ", she elaborately stated" inside a sentence; a named speaker ("Kono said") or a full
 # name ("Toyohisa Kozuki") before it means someone else may be "he"
-_PRONOUN_SAID = re.compile(r",\s*(?:he|she)\s+(?:\w+ly\s+)?(?:said|says|added|noted|stressed|stated|told|"
-                           r"explained|emphasi[sz]ed|argued|insisted|warned|recalled|pointed out|underlined)\b")
-_NAMED_SPEAKER = re.compile(r"\b[A-Z][a-z]+\s+(?:said|says|told|stated|noted|added|stressed|suggested)\b")
+_PRONOUN_SAID = re.compile(rf",\s*(?:he|she)\s+(?:\w+ly\s+)?{alternation(SAID_VERBS)}\b")
+_NAMED_SPEAKER = re.compile(rf"\b[A-Z][a-z]+\s+{alternation(SAID_VERBS)}\b")
 _FULL_NAME = re.compile(r"\b(?!(?:The|A|An|In|On|At|For|But|And|This|That|It)\b)[A-Z][a-z]+\s+[A-Z][a-z]+\b")
 _QUOTE_MARKS = '"“”«»'
 _QUOTE_START = re.compile(r"^[\"“«„'‘—–-]")

@@ -12,6 +12,8 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+from qa.text.words import QUESTION_WORDS
+
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 
 
@@ -56,8 +58,8 @@ def _query_stopwords() -> frozenset[str]:
     return _stopwords("STOPWORDS_EN_PLUS") | _stopwords()
 
 
-_QUESTION_WORDS = (
-    "what which who whom whose when where why how did does do say said says tell told think thought "
+_QUESTION_WORDS = " ".join(QUESTION_WORDS) + (
+    " did does do say said says tell told think thought "
     "mean happen happened according article articles news report reported reports question questions "
     "now currently current latest new recent today present describe explain give list name kind")
 
