@@ -3,7 +3,7 @@
 Abstain when no passage is semantically close (dense cosine) *and* the question's distinctive
 terms are missing from the best passages: say so rather than dress up unrelated citations.
 Thresholds chosen on the whole eval set (not per question; errors are flat for DENSE_FLOOR 0-0.2
-and COVERAGE_MIN 0.4-0.5; see the README, "Evaluation").
+and COVERAGE_MIN 0.4-0.5; see docs/evaluation.md).
 """
 
 from __future__ import annotations

@@ -249,7 +249,7 @@ def plain_table(body: list[list[str]]) -> str:
 
 
 def markdown_table(body: list[list[str]]) -> str:
-    """The same table in Markdown (for the README)."""
+    """The same table in Markdown (for docs/evaluation.md)."""
     head, rest = body[0], body[1:]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---", "---:", "---:", "---:", "---"]) + "|"]
     lines += ["| " + " | ".join(r) + " |" for r in rest]

@@ -3,7 +3,7 @@
 A candidate's score is the sum, in table order, of each scorer's weighted value. The first stage
 scores every candidate; the late stage (MaxSim over the stored token states, the costliest) only
 the best ``LATE_DEPTH`` after it, which it reorders above the rest. Weights were chosen on the
-question sets of eval/ looking for flat regions (see the README, "Evaluation"):
+question sets of eval/ looking for flat regions (see docs/evaluation.md):
 
 - cosine + 0.5·coverage + 0.3·BM25: hit@1 is flat (0.86-0.88) for 0.3-0.7 / 0.2-0.3;
 - speaker 0.2 (a "what did X say" question, a passage in which X speaks): the same for 0.1-0.3;
