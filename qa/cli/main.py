@@ -64,9 +64,11 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     e.add_argument("--dialogues", type=Path, help="a dialogue set: each dialogue's turns asked in one conversation")
     e.add_argument("--beir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
     e.add_argument("--statements", type=Path, help="labelled (sentence, speaker) pairs: attribution precision/recall")
+    e.add_argument("--squad", type=Path, help="a SQuAD file (v1.1 or 2.0): its paragraphs indexed, each question asked")
     e.add_argument("--method", choices=["rules", "rules+quotes", "parse", "all"], default="all",
                    help="--statements: the attribution method(s) to measure (default: all; parse needs spaCy)")
-    e.add_argument("--limit", type=int, default=0, help="BEIR: use only the first N queries (smoke test)")
+    e.add_argument("--limit", type=int, default=0,
+                   help="BEIR: only the first N queries (smoke test); SQuAD: N questions spread over the file")
     e.add_argument("--json", action="store_true")
 
     news_cli.add_parsers(sub)
@@ -218,6 +220,10 @@ def cmd_eval(args) -> int:
         return evaluate.run_beir(args.beir, args.index_dir, limit=args.limit, as_json=args.json)
     if args.statements:
         return _eval_statements(args)
+    if args.squad:
+        from qa.eval import squad
+
+        return squad.run(args.squad, args.index_dir, limit=args.limit, as_json=args.json)
     engine = _engine(args)
     if args.dialogues:
         from qa.chat.conversation import Conversation
