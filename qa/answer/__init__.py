@@ -15,7 +15,8 @@ import numpy as np
 
 from qa.answer.abstain import COVERAGE_MIN, DENSE_ANSWERABLE, should_abstain, should_abstain_foreign
 from qa.answer.compose import abstention, compose, not_named, not_on_topic, statements_header
-from qa.answer.lead import arrange, short_answer
+from qa.answer.lead import TESTS, arrange, kind, short_answer
+from qa.answer.reading import Draft, answerable, lead_scores, read, reader_short
 from qa.answer.select import (
     ANSWER_PASSAGES,
     MAX_STATEMENTS,
@@ -49,33 +50,56 @@ Entities = dict[str, list[tuple[int, int, str]]]  # sentence text -> named-entit
 
 
 def answer(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], weights: dict[str, float],
-           space: Space, entities: Entities | None = None, passages: int | None = None) -> Answer:
+           space: Space, entities: Entities | None = None, passages: int | None = None, reader=None) -> Answer:
     """The best sentences of the first ``passages`` ranked passages ``cands`` (``weights``: the IDF
-    of the question's terms, a term no article uses weighted as the rarest), led by one that holds
-    an answer of the kind the question asks for; or an abstention. For a question about the
-    present, the newest source's best passage among all ``cands`` joins the first ones when it is
-    about as relevant (``newest_first``)."""
+    of the question's terms, a term no article uses weighted as the rarest), led by the one that
+    answers best; or an abstention. With a ``reader`` (``embeddings.reader.Reader``), the reader
+    model's evidence chooses the lead, the short answer and whether to answer at all; without one,
+    the rules of ``lead`` and ``abstain`` do. For a question about the present, the newest
+    source's best passage among all ``cands`` joins the first ones when it is about as relevant
+    (``newest_first``)."""
     if query.recent:
         cands = newest_first(cands, rows, list(query.terms), weights)
     cands = cands[:passages] if passages else cands
     if space.multilingual:
         return _by_meaning(query, cands, rows, space, entities)
+    return decide(draft(query, cands, rows, weights, space, entities, reader))
+
+
+def draft(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], weights: dict[str, float],
+          space: Space, entities: Entities | None = None, reader=None) -> Draft:
+    """Score the sentences of the best passages and, with a ``reader``, read them."""
     terms = list(query.terms)
     best_cov = max((coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
     best_dense = max((c.dense for c in cands), default=0.0)
-    doubtful = should_abstain(best_dense, best_cov)
-    if not cands or (doubtful and best_cov < COVERAGE_MIN):
-        return abstention(query.text)
+    if not cands:
+        return Draft(query, [], {}, best_dense, best_cov)
     late = {c.row: c.sentence_late for c in cands[:ANSWER_PASSAGES]}  # from the rerank
-    picked = arrange(query, score_sentences(cands, rows, terms, weights, query.recent, late, entities))
-    if doubtful:
+    picked = score_sentences(cands, rows, terms, weights, query.recent, late, entities)
+    evidence = read(reader, query.text, picked) if reader is not None and picked else {}
+    sentence_dense = None
+    if picked and should_abstain(best_dense, best_cov):
         # A short question ("Aegis Ashore") is close to a sentence, not to a whole passage:
         # judge it by the best sentences too (rarely needed, so they are encoded only here).
-        if not picked:
+        sentence_dense = float(np.max(space.similarity([p.text for p in arrange(query, picked)[:3]])))
+    return Draft(query, picked, evidence, best_dense, best_cov, sentence_dense)
+
+
+def decide(d: Draft) -> Answer:
+    """The answer a draft makes: the lead and its support, the short answer, or an abstention."""
+    query = d.query
+    if not d.picked:
+        return abstention(query.text)
+    dense = max(d.best_dense, d.sentence_dense or 0.0)
+    if d.evidence:
+        if not answerable(d):
             return abstention(query.text)
-        sentence_dense = float(np.max(space.similarity([p.text for p in picked[:3]])))
-        if should_abstain(max(best_dense, sentence_dense), best_cov):
-            return abstention(query.text)
+        scores = lead_scores(d, TESTS.get(kind(query)))
+        picked = arrange(query, d.picked, lead=scores)
+        return compose(query.text, picked, query.recent, short=reader_short(d, picked[0]))
+    if should_abstain(d.best_dense, d.best_cov) and (d.best_cov < COVERAGE_MIN or should_abstain(dense, d.best_cov)):
+        return abstention(query.text)
+    picked = arrange(query, d.picked)
     return compose(query.text, picked, query.recent, short=short_answer(query, picked))
 
 

@@ -124,18 +124,22 @@ def kind(query: Query) -> str:
     return besides if besides in ("who", "when", "number") else "present"
 
 
-def arrange(query: Query, items: list[Picked], limit: int = MAX_SENTENCES) -> list[Picked]:
-    """The answer's sentences: first the best that holds an answer of the wanted kind (its score
-    raised by LEAD_WEIGHT x the test), for a question about the present from the newest source
-    among the relevant ones; then at most ``limit - 1`` supporting sentences, best first (newest
-    first for the present)."""
+def arrange(query: Query, items: list[Picked], limit: int = MAX_SENTENCES,
+            lead: dict[int, float] | None = None) -> list[Picked]:
+    """The answer's sentences: first the best lead — by ``lead`` (id -> score) where given, else the
+    best that holds an answer of the wanted kind (its score raised by LEAD_WEIGHT x the test) —
+    for a question about the present from the newest source among the relevant ones; then at
+    most ``limit - 1`` supporting sentences, best first (newest first for the present)."""
     if not items:
         return []
-    test = TESTS.get(kind(query))
-    lead_score = {id(p): p.score + (LEAD_WEIGHT * test(query, p) if test else 0.0) for p in items}
-    ranked = sorted(items, key=lambda p: -lead_score[id(p)])
     best = max(p.score for p in items)
-    pool = [p for p in ranked if p.score >= KEEP_SHARE * best] or ranked
+    if lead is None:
+        test = TESTS.get(kind(query))
+        lead = {id(p): p.score + (LEAD_WEIGHT * test(query, p) if test else 0.0) for p in items}
+        ranked = sorted(items, key=lambda p: -lead[id(p)])
+        pool = [p for p in ranked if p.score >= KEEP_SHARE * best] or ranked
+    else:
+        pool = ranked = sorted(items, key=lambda p: -lead[id(p)])
     if query.recent:  # the newest source read leads (qa.answer.newest_first put its best passage first)
         newest = max(recency(p.passage) for p in items)
         pool = [p for p in ranked if recency(p.passage) == newest]

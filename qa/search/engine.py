@@ -44,6 +44,7 @@ class Engine:
         self._encoder_loader = encoder_loader
         self._encoder = None
         self._ml_encoder = None
+        self._reader = None
         self._lock = threading.Lock()
         self._reload_lock = threading.Lock()
         self._warned_tokens = False
@@ -119,6 +120,22 @@ class Engine:
                                             "rebuild it with `qa index --full`")
                     self._encoder = enc
         return self._encoder
+
+    @property
+    def reader(self):
+        """The reader model (``embeddings.reader``), loaded on first use; None when none is
+        installed or ``QA_READER=0`` (answers then follow the rules alone)."""
+        if self._reader is None:
+            with self._lock:
+                if self._reader is None:
+                    from embeddings import reader
+
+                    if not reader.available():
+                        self._reader = False
+                    else:
+                        with model_errors():
+                            self._reader = reader.Reader()
+        return self._reader or None
 
     @property
     def ml_encoder(self):
@@ -226,7 +243,7 @@ class Engine:
         rows = index.passages([c.row for c in cands])
         entities = index.entities([t for c in cands for _, _, t in rows[c.row].sentences])
         return answers.answer(query, cands, rows, index.idf_weights(query.terms, unknown=True), space, entities,
-                              passages=k)
+                              passages=k, reader=self.reader)
 
     def _statements(self, index: IndexReader, query: Query, space: answers.Space) -> Answer | None:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"
