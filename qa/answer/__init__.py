@@ -58,17 +58,23 @@ def answer(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], we
     the rules of ``lead`` and ``abstain`` do. For a question about the present, the newest
     source's best passage among all ``cands`` joins the first ones when it is about as relevant
     (``newest_first``)."""
+    if space.multilingual:
+        return _by_meaning(query, _first(query, cands, rows, weights, passages), rows, space, entities)
+    return decide(draft(query, cands, rows, weights, space, entities, passages, reader))
+
+
+def _first(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], weights: dict[str, float],
+           passages: int | None) -> list[Candidate]:
+    """The first ``passages`` candidates (for the present, the newest source's best among them)."""
     if query.recent:
         cands = newest_first(cands, rows, list(query.terms), weights)
-    cands = cands[:passages] if passages else cands
-    if space.multilingual:
-        return _by_meaning(query, cands, rows, space, entities)
-    return decide(draft(query, cands, rows, weights, space, entities, reader))
+    return cands[:passages] if passages else cands
 
 
 def draft(query: Query, cands: list[Candidate], rows: dict[int, PassageRow], weights: dict[str, float],
-          space: Space, entities: Entities | None = None, reader=None) -> Draft:
-    """Score the sentences of the best passages and, with a ``reader``, read them."""
+          space: Space, entities: Entities | None = None, passages: int | None = None, reader=None) -> Draft:
+    """Score the sentences of the first ``passages`` candidates and, with a ``reader``, read them."""
+    cands = _first(query, cands, rows, weights, passages)
     terms = list(query.terms)
     best_cov = max((coverage(terms, weights, rows[c.row].text) for c in cands), default=0.0)
     best_dense = max((c.dense for c in cands), default=0.0)
@@ -169,5 +175,5 @@ def statements(query: Query, rows: dict[int, PassageRow], cos: dict[int, float],
     return compose(query.text, picked, False, header=header)
 
 
-__all__ = ["Picked", "Space", "abstention", "answer", "compose", "not_named", "pick_statements", "statements",
-           "when"]
+__all__ = ["Draft", "Picked", "Space", "abstention", "answer", "compose", "decide", "draft", "not_named",
+           "pick_statements", "statements", "when"]

@@ -238,12 +238,29 @@ class Engine:
             said = self._statements(index, query, space)
             if said is not None:
                 return said
+        cands, rows, weights, entities = self._candidates(index, query, k)
+        return answers.answer(query, cands, rows, weights, space, entities, passages=k, reader=self.reader)
+
+    def draft(self, question: str, k: int = ASK_PASSAGES) -> answers.Draft | None:
+        """What ``ask`` weighs before it answers: the candidate sentences with their scores and the
+        reader's evidence (None for a "what did X say" question or one in another script, which
+        take other paths). For tools that fit or explain the answer layer."""
+        index = self._index
+        query = self._encode(index, [parse_query(question)], Mode.RERANK)[0]
+        space = self._space(query)
+        if query.speaker is not None or space.multilingual:
+            return None
+        cands, rows, weights, entities = self._candidates(index, query, k)
+        return answers.draft(query, cands, rows, weights, space, entities, passages=k, reader=self.reader)
+
+    def _candidates(self, index: IndexReader, query: Query, k: int):
+        """The ranked passages an answer is drawn from: candidates, their rows, the question's term
+        weights and the sentences' entities."""
         cands = retrieve(index, query, max(k, RECENT_PASSAGES) if query.recent else k, Mode.RERANK,
                          self._starts(query))
         rows = index.passages([c.row for c in cands])
         entities = index.entities([t for c in cands for _, _, t in rows[c.row].sentences])
-        return answers.answer(query, cands, rows, index.idf_weights(query.terms, unknown=True), space, entities,
-                              passages=k, reader=self.reader)
+        return cands, rows, index.idf_weights(query.terms, unknown=True), entities
 
     def _statements(self, index: IndexReader, query: Query, space: answers.Space) -> Answer | None:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"
