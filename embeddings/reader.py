@@ -6,14 +6,13 @@ is MODEL_CARD.md there) and run with onnxruntime and tokenizers only, never torc
 
 Input, as in training: ``[CLS] question [SEP] title . passage [SEP]``, at most ``max_length``
 tokens; a longer passage is read in windows that overlap by ``stride`` tokens. Output per token:
-start and end logits (a span's score is the sum; "no answer" is the [CLS] position), and a
-has-answer logit on [CLS].
+start and end logits (a span's score is the sum; "no answer" is the [CLS] position), and the
+probability that the window holds an answer, from a head on [CLS].
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -44,7 +43,7 @@ class Window:
     start: np.ndarray  # start logits over the window's tokens
     end: np.ndarray  # end logits
     offsets: np.ndarray  # (tokens, 2): character offsets in the passage; -1 outside it
-    has: float  # has-answer logit
+    has: float  # has-answer probability
 
     def best(self, lo: int, hi: int, max_tokens: int = MAX_ANSWER_TOKENS) -> Span | None:
         """The best span lying within characters ``lo..hi`` of the passage."""
@@ -82,7 +81,7 @@ class Reading:
     @property
     def has_answer(self) -> float:
         """Probability that the passage answers the question (the has-answer head, best window)."""
-        return 1 / (1 + math.exp(-max(w.has for w in self.windows)))
+        return max(w.has for w in self.windows)
 
     def best_span(self, lo: int = 0, hi: int = 1 << 30) -> Span | None:
         """The best span within characters ``lo..hi`` of the passage, over every window."""
@@ -103,6 +102,7 @@ class Reader:
             from tokenizers import Tokenizer
 
             meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+            self.meta = meta
             self.max_length = int(meta.get("max_length", 256))
             self.stride = int(meta.get("stride", 96))
             self.title_sep = meta.get("title_sep", " . ")
@@ -118,6 +118,7 @@ class Reader:
         except Exception as exc:  # onnxruntime's own errors (a corrupt file) have no common base class
             raise ModelError(f"cannot load the reader model in {folder}: {exc}") from exc
         self.folder = folder
+        self.threshold = float(meta.get("threshold", 0.0))  # answerable when best span - null > this (closed setting)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
     def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:

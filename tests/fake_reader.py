@@ -1,7 +1,8 @@
 """A tiny ONNX model with the reader's inputs and outputs, for fast tests of everything around it.
 
 Its start logit is 10 on one chosen token id and 0 elsewhere, its end logit 10 on another, so the
-best span is known in advance; the has-answer logit is the largest start logit minus 5.
+best span is known in advance; the has-answer probability is the sigmoid of the largest start
+logit minus 5.
 """
 
 from __future__ import annotations
@@ -50,7 +51,8 @@ def make_fake_reader(folder: Path, start_word: str, end_word: str, max_length: i
              helper.make_node("Mul", ["fa", "ten"], ["start_logits"]),
              helper.make_node("Mul", ["fb", "ten"], ["end_logits"]),
              helper.make_node("ReduceMax", ["start_logits", "axis"], ["top"], keepdims=0),
-             helper.make_node("Sub", ["top", "five"], ["has_answer"])]
+             helper.make_node("Sub", ["top", "five"], ["has_logit"]),
+             helper.make_node("Sigmoid", ["has_logit"], ["has_answer"])]
     graph = helper.make_graph(nodes, "fake_reader", ids, outs, initializer=consts)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)])
     model.ir_version = 8

@@ -91,3 +91,19 @@ def test_open_setting_figures_from_known_answers():
     assert r.first_sentence == pytest.approx(1 / 3)
     assert (r.short_given, r.short_exact, r.short_f1) == (2, 1, 0.5)
     assert r.abstained_answerable == pytest.approx(1 / 3) and r.abstained_unanswerable == 0.5
+
+
+def test_closed_setting_scores_the_reader_as_the_official_script_does(tmp_path):
+    from fake_reader import make_fake_reader
+
+    from embeddings.reader import Reader
+
+    reader = Reader(make_fake_reader(tmp_path / "r", "munich", "munich"))
+    docs = [{"_id": "d1", "title": "Talks", "text": "The ministers met. They met in Munich in 2019."},
+            {"_id": "d2", "title": "Lakes", "text": "Lake Baikal is deep."}]
+    questions = [squad.SquadQuestion("a", "Where did they meet?", "d1", ("Munich",)),
+                 squad.SquadQuestion("b", "Where did they go?", "d1", ("Berlin",)),
+                 squad.SquadQuestion("c", "Who owns it?", "d2", ())]
+    r = squad.evaluate_closed(reader, docs, questions)
+    assert r.questions == 3 and r.has_ans_exact == 50.0 and r.no_ans_accuracy == 100.0
+    assert r.exact == pytest.approx(200 / 3) and r.sentence_top1 == 0.5

@@ -65,6 +65,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     e.add_argument("--beir", type=Path, help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
     e.add_argument("--statements", type=Path, help="labelled (sentence, speaker) pairs: attribution precision/recall")
     e.add_argument("--squad", type=Path, help="a SQuAD file (v1.1 or 2.0): its paragraphs indexed, each question asked")
+    e.add_argument("--closed", action="store_true", help="--squad: the reader alone over each gold paragraph")
     e.add_argument("--method", choices=["rules", "rules+quotes", "parse", "all"], default="all",
                    help="--statements: the attribution method(s) to measure (default: all; parse needs spaCy)")
     e.add_argument("--limit", type=int, default=0,
@@ -223,7 +224,7 @@ def cmd_eval(args) -> int:
     if args.squad:
         from qa.eval import squad
 
-        return squad.run(args.squad, args.index_dir, limit=args.limit, as_json=args.json)
+        return squad.run(args.squad, args.index_dir, limit=args.limit, as_json=args.json, closed=args.closed)
     engine = _engine(args)
     if args.dialogues:
         from qa.chat.conversation import Conversation

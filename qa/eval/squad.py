@@ -7,6 +7,11 @@ sentence (the text up to the first ``[n]``) holding a gold answer, short answers
 F1 under SQuAD's normalisation, against any gold answer), and abstention on the answerable and
 the unanswerable questions.
 
+Closed setting (``--closed``): the reader alone over each question's gold paragraph — the best
+span, or no answer when it does not beat the [CLS] score by the model's own threshold — scored as
+SQuAD 2.0's official script does (exact match and F1 over all questions; the answerable and the
+unanswerable apart), with the sentence holding the predicted span, beside the published baselines.
+
 The file is only read: SQuAD 2.0 dev is for reporting; tune on a split of train.
 """
 
@@ -97,6 +102,75 @@ def spread(items: list, limit: int) -> list:
         return items
     step = len(items) / limit
     return [items[int(i * step)] for i in range(limit)]
+
+
+# ---------------------------------------------------------------- the closed setting
+
+# Published figures on SQuAD 2.0 dev (Rajpurkar, Jia and Liang 2018, "Know What You Don't Know", Table 3).
+PUBLISHED_DEV = [("BiDAF-No-Answer", 59.8, 62.6), ("DocumentQA", 61.9, 64.8), ("DocumentQA + ELMo", 65.1, 67.6),
+                 ("human", 86.3, 89.0)]
+
+
+@dataclass
+class ClosedReport:
+    """Figures of the closed setting, in percent as the official script gives them."""
+
+    questions: int = 0
+    exact: float = 0.0
+    f1: float = 0.0
+    has_ans_exact: float = 0.0
+    has_ans_f1: float = 0.0
+    no_ans_accuracy: float = 0.0
+    sentence_top1: float = 0.0  # answerable: the sentence holding the predicted span holds a gold answer
+    ms_per_question: float = 0.0
+
+
+def evaluate_closed(reader, docs: list[dict], questions: list[SquadQuestion]) -> ClosedReport:
+    """The reader over each question's gold paragraph (see the module docstring)."""
+    from qa.text.sentences import split_sentences
+
+    by_id = {d["_id"]: d for d in docs}
+    r = ClosedReport(questions=len(questions))
+    t0 = time.perf_counter()
+    has_n = no_n = 0
+    for q in questions:
+        doc = by_id[q.doc_id]
+        (reading,) = reader.read(q.question, [(doc["title"], doc["text"])])
+        span = reading.best_span()
+        answered = span is not None and span.score - reading.null > reader.threshold
+        prediction = doc["text"][span.start : span.end] if answered else ""
+        if not q.answers:
+            no_n += 1
+            r.no_ans_accuracy += not prediction
+            r.exact += not prediction
+            r.f1 += not prediction
+            continue
+        has_n += 1
+        em, f = exact(prediction, list(q.answers)) if prediction else False, f1(prediction, list(q.answers))
+        r.has_ans_exact += em
+        r.has_ans_f1 += f
+        r.exact += em
+        r.f1 += f
+        if span is not None:
+            sentence = next((doc["text"][a:b] for a, b in split_sentences(doc["text"]) if a <= span.start < b), "")
+            r.sentence_top1 += holds(sentence, list(q.answers))
+    r.ms_per_question = 1000 * (time.perf_counter() - t0) / max(r.questions, 1)
+    r.exact, r.f1 = 100 * r.exact / max(r.questions, 1), 100 * r.f1 / max(r.questions, 1)
+    r.has_ans_exact, r.has_ans_f1 = 100 * r.has_ans_exact / max(has_n, 1), 100 * r.has_ans_f1 / max(has_n, 1)
+    r.no_ans_accuracy = 100 * r.no_ans_accuracy / max(no_n, 1)
+    r.sentence_top1 /= max(has_n, 1)
+    return r
+
+
+def print_closed(name: str, r: ClosedReport) -> None:
+    """The closed setting's figures beside the published ones."""
+    print(f"{name}, closed setting (gold paragraph given): {r.questions:,} questions, {r.ms_per_question:.0f} ms each")
+    print(f"  {'system':<28}{'EM':>7}{'F1':>7}")
+    print(f"  {'ours (reader alone)':<28}{r.exact:7.1f}{r.f1:7.1f}   answerable EM {r.has_ans_exact:.1f} F1 "
+          f"{r.has_ans_f1:.1f}; unanswerable right {r.no_ans_accuracy:.1f}%; answer sentence top-1 "
+          f"{r.sentence_top1:.3f}")
+    for system, em, f in PUBLISHED_DEV:
+        print(f"  {system:<28}{em:7.1f}{f:7.1f}   published, SQuAD 2.0 dev")
 
 
 # ---------------------------------------------------------------- the open setting
@@ -207,8 +281,8 @@ def print_open(name: str, r: OpenReport) -> None:
         print(f"  - {m}")
 
 
-def run(path: Path, index_dir: Path | None, limit: int = 0, as_json: bool = False) -> int:
-    """``qa eval --squad FILE [--limit N] [--json]``."""
+def run(path: Path, index_dir: Path | None, limit: int = 0, as_json: bool = False, closed: bool = False) -> int:
+    """``qa eval --squad FILE [--limit N] [--closed] [--json]``."""
     from qa.search.engine import Engine
 
     def say(msg: str) -> None:
@@ -216,6 +290,18 @@ def run(path: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fals
 
     path = Path(path)
     docs, questions = load_squad(path)
+    if closed:
+        from embeddings.reader import Reader
+        from qa.errors import model_errors
+
+        with model_errors():
+            reader = Reader()
+        closed_report = evaluate_closed(reader, docs, spread(questions, limit))
+        if as_json:
+            print(json.dumps(asdict(closed_report)))
+        else:
+            print_closed(path.name, closed_report)
+        return 0
     root = Path(index_dir) if index_dir else index_root(path)
     build(docs, root, say)
     engine = Engine.open(root, build_if_missing=False)
