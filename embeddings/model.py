@@ -17,6 +17,7 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -26,6 +27,8 @@ from embeddings.errors import ModelError  # noqa: F401 (re-exported)
 from embeddings.token_index import TokenStates
 
 log = logging.getLogger(__name__)
+
+Progress = Callable[[int], None]  # told how many more texts are encoded, after each batch
 
 DEFAULT_MODEL_NAME = "all-MiniLM-L6-v2"
 VERIFY_TEXTS = [
@@ -42,12 +45,15 @@ class Encoder(Protocol):
 
     An encoder whose ``token_states`` attribute is true also has ``encode_tokens(texts)``
     -> (vectors, list of :class:`~embeddings.token_index.TokenStates`), for MaxSim.
+
+    ``progress``, where given, is called with the number of texts each batch encoded: the caller
+    draws any progress bar, encoders draw none.
     """
 
     name: str
     dim: int
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray: ...
+    def encode(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray: ...
 
 
 def cache_dir() -> Path:
@@ -118,14 +124,6 @@ def _normalize(v: np.ndarray) -> np.ndarray:
     return v / norms
 
 
-def _progress(iterable, total: int, enabled: bool, desc: str):
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, unit="batch", leave=False)
-
-
 class STEncoder:
     """sentence-transformers encoder (slow to import, exact reference)."""
 
@@ -143,11 +141,13 @@ class STEncoder:
         self.dim = int(self.model.get_embedding_dimension() if hasattr(self.model, "get_embedding_dimension")
                        else self.model.get_sentence_embedding_dimension())
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        v = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=progress,
+        v = self.model.encode(list(texts), batch_size=batch_size, show_progress_bar=False,
                               convert_to_numpy=True, normalize_embeddings=True)
+        if progress:  # one call: sentence-transformers batches inside it
+            progress(len(texts))
         return np.ascontiguousarray(v, dtype=np.float32)
 
 
@@ -209,11 +209,11 @@ class OnnxEncoder:
         m = mask[..., None].astype(np.float32)
         return _normalize((hidden * m).sum(axis=1) / np.maximum(m.sum(axis=1), 1e-9))
 
-    def encode(self, texts: list[str], batch_size: int = 32, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 32, progress: Progress | None = None) -> np.ndarray:
         return self._run(texts, batch_size, progress, keep_tokens=False)[0]
 
     def encode_tokens(self, texts: list[str], batch_size: int = 32,
-                      progress: bool = False) -> tuple[np.ndarray, list[TokenStates]]:
+                      progress: Progress | None = None) -> tuple[np.ndarray, list[TokenStates]]:
         """Pooled vectors and, from the same forward pass, each text's token states
         (special tokens dropped; see :mod:`embeddings.token_index`)."""
         vectors, states = self._run(texts, batch_size, progress, keep_tokens=True)
@@ -231,14 +231,13 @@ class OnnxEncoder:
             out.append([offsets[t] for t in self._kept(e)])
         return out
 
-    def _run(self, texts: list[str], batch_size: int, progress: bool,
+    def _run(self, texts: list[str], batch_size: int, progress: Progress | None,
              keep_tokens: bool) -> tuple[np.ndarray, list[TokenStates | None]]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         states: list[TokenStates | None] = [None] * len(texts)
         # Sort by length so each batch pads little; restore the order after.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        starts = range(0, len(texts), batch_size)
-        for s in _progress(starts, len(starts), progress, "embedding"):
+        for s in range(0, len(texts), batch_size):
             idx = order[s : s + batch_size]
             encs, hidden, mask = self._forward([texts[i] for i in idx])
             out[idx] = self._pool(hidden, mask)
@@ -248,6 +247,8 @@ class OnnxEncoder:
                 keep = self._kept(e)
                 states[i] = TokenStates(np.array([ids[t] for t in keep], np.int32),
                                         _normalize(hidden[j, keep]), [pieces[t] for t in keep])
+            if progress:
+                progress(len(idx))
         return out, states
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import os
+from collections.abc import Callable
 
 import numpy as np
 
@@ -50,17 +51,16 @@ class MultilingualEncoder:
         if tokenizer is not None:
             self.use._sp = tokenizer  # USE's lazy tokenizer slot; its backend calls .encode(text, ...)
 
-    def encode(self, texts: list[str], batch_size: int = 64, progress: bool = False) -> np.ndarray:
+    def encode(self, texts: list[str], batch_size: int = 64,
+               progress: Callable[[int], None] | None = None) -> np.ndarray:
+        """``progress``: called with the number of texts each batch encoded (the caller's bar)."""
         if not texts:
             return np.zeros((0, DIM), dtype=np.float32)
         out = np.zeros((len(texts), DIM), dtype=np.float32)
-        starts = range(0, len(texts), batch_size)
-        if progress:
-            from tqdm import tqdm
-
-            starts = tqdm(starts, desc="multilingual", unit="batch", leave=False)
-        for s in starts:
+        for s in range(0, len(texts), batch_size):
             out[s : s + batch_size] = self.use.encode(list(texts[s : s + batch_size]))
+            if progress:
+                progress(len(texts[s : s + batch_size]))
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         norms[norms == 0] = 1.0
         return out / norms

@@ -4,7 +4,8 @@ One subpackage per stage, each importing only the ones below it (import-linter c
 ``text`` (language rules) < ``ingest`` (articles in) < ``index`` (passages, vectors, BM25; build and
 read) and ``question`` (a question parsed once) < ``answer`` (lead, support, citations, abstention)
 < ``search`` (retrieval and the ``Engine``) < ``chat`` (follow-ups, conversations) < ``eval`` and
-``news`` (live news) < ``cli``. ``types`` (the result dataclasses) and ``errors`` lie below them all.
+``news`` (live news) < ``cli``. ``types`` (the result dataclasses), ``errors`` and ``progress`` (the
+progress bars of long work, on a terminal only) lie below them all.
 """
 
 from qa.types import Answer, Citation, CorpusStats, Hit, ShortAnswer, SourceInfo

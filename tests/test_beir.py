@@ -2,6 +2,7 @@
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -169,6 +170,17 @@ def test_evaluate_configs_skips_missing_modes(monkeypatch):
     assert any(s["system"] == "dense (mini)" for s in skipped)
 
 
+def test_a_terminal_sees_each_configuration_count_its_queries(monkeypatch, capsys):
+    monkeypatch.setenv("QA_PROGRESS", "1")
+    engine = FakeEngine({"q1": RANKINGS["q1"], "q2": RANKINGS["q2"], "q3": []})
+    queries = {"q1": "q1", "q2": "q2", "q3": "q3"}
+    beir.evaluate_configs(engine, queries, QRELS, "mini", lambda m: None, progress=True)
+    err = capsys.readouterr().err
+    assert re.search(r"queries, BM25: +0%\|[^|]*\| 0/3 \[", err) and "queries, hybrid (RRF):" in err
+    beir.evaluate_configs(engine, queries, QRELS, "mini", lambda m: None)  # --json: progress=False
+    assert capsys.readouterr().err == ""
+
+
 def test_tables_line_up():
     rows = [beir.Row("BM25", "bm25", 0.6789, 0.92, 0.64, 1.0)]
     body = beir.table_rows(rows, beir.PUBLISHED["scifact"], "ours")
@@ -198,7 +210,9 @@ def test_smoke_run_on_scifact(capsys, monkeypatch):
         pytest.skip(f"no BEIR SciFact at {SCIFACT}")
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert beir.run(SCIFACT, None, limit=5, as_json=True) == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
+    assert not any(mark in captured.err for mark in ("\r", "\x1b[", "%|"))  # --json: no bar
     assert out["queries"] == 5
     assert beir.SMOKE_EXTRA_DOCS <= out["documents"] <= beir.SMOKE_EXTRA_DOCS + 20
     assert out["index_dir"] is None

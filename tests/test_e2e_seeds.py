@@ -113,3 +113,21 @@ def test_token_states_come_from_the_vectors_forward_pass(index_dir):
     own = engine.index.passages([row])[row].text
     _, (q,) = enc.encode_tokens([own])
     assert tokens.maxsim(q.states, np.ones(len(q.ids)), [row])[row] > 0.9
+
+
+def test_encoder_counts_its_batches_for_the_caller_bar():
+    import numpy as np
+
+    from embeddings.model import load_encoder
+
+    enc = load_encoder()
+    texts = ["Habomai and Shikotan", "The peace treaty talks were launched in Moscow on Monday.", "Lavrov", "a b",
+             "Japan and Russia agreed to accelerate negotiations."]
+    counts: list[int] = []
+    vectors = enc.encode(texts, batch_size=2, progress=counts.append)
+    assert counts == [2, 2, 1]
+    np.testing.assert_array_equal(vectors, enc.encode(texts, batch_size=2))
+    counts.clear()
+    with_tokens, _ = enc.encode_tokens(texts, batch_size=2, progress=counts.append)
+    assert counts == [2, 2, 1]
+    np.testing.assert_array_equal(with_tokens, vectors)

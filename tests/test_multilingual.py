@@ -54,3 +54,12 @@ def test_encoder_uses_it_and_vectors_match(tokenizers):
     enc.use._sp = pure
     enc.use._model.sp = pure
     np.testing.assert_array_equal(ours, enc.encode(texts))
+
+
+def test_encoder_counts_its_batches_for_the_caller_bar():
+    enc = multilingual.MultilingualEncoder()
+    texts = ["Лавров заявил о мирном договоре", "Habomai and Shikotan", "日本とロシアの平和条約"]
+    counts: list[int] = []
+    vectors = enc.encode(texts, batch_size=2, progress=counts.append)
+    assert counts == [2, 1]
+    np.testing.assert_array_equal(vectors, enc.encode(texts, batch_size=2))

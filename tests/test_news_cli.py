@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -213,6 +214,27 @@ def test_update_every_loops_until_interrupted(env, site, capsys, monkeypatch):
     code, out, _ = qa(env, capsys, "update", "--every", "0.5")
     assert code == 130 and out.count("updating feeds") == 2 and "1 new" in out and "unchanged (304" in out
     assert 25 < waits[0] <= 30
+
+
+def test_fetch_and_update_bars_on_a_terminal_only(env, site, capsys, monkeypatch):
+    first, second = site.url(_path("p01_wire_jsonld.html")), site.url(_path("p07_blog_microdata.html"))
+    monkeypatch.delenv("QA_PROGRESS", raising=False)
+    code, out, err = qa(env, capsys, "fetch", first)  # stderr redirected: no bar
+    assert code == 0 and out.startswith("new ") and not any(m in err for m in ("\r", "\x1b[", "%|")), err
+
+    monkeypatch.setenv("QA_PROGRESS", "1")  # a terminal: the pages fetched, then the index's steps
+    code, out, err = qa(env, capsys, "fetch", first, second)
+    assert code == 0, err
+    lines = out.splitlines()  # the outcome lines whole, on stdout; the bars on stderr
+    assert lines[0].startswith("unchanged  ") and lines[1].startswith("new ") and "\r" not in out
+    assert re.search(r"fetching: +0%\|[^|]*\| 0/2 \[", err) and re.search(r"embedding: +0%\|[^|]*\| 0/\d+ \[", err)
+
+    items = [("a", first, "A"), ("b", site.url(_path("p09_meta_pubdate.html")), "B")]
+    site.routes["/feed.xml"] = feed(rss(items, title="Wire feed"))
+    assert qa(env, capsys, "feeds", "add", site.url("/feed.xml"))[0] == 0
+    code, out, err = qa(env, capsys, "update")
+    assert code == 0 and "2 items, 2 to fetch" in out and "\r" not in out
+    assert re.search(r"fetching: +0%\|[^|]*\| 0/2 \[", err)
 
 
 def test_query_path_does_not_import_the_news_libraries():

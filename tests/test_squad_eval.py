@@ -1,6 +1,7 @@
 """``qa eval --squad``: SQuAD's normalisation and scores, reading a file, and the open setting end to end."""
 
 import json
+import re
 
 import pytest
 
@@ -62,6 +63,18 @@ def test_open_setting_asks_each_question_through_the_engine(tmp_path, capsys, ha
     assert (report["questions"], report["answerable"], report["unanswerable"], report["passages"]) == (3, 2, 1, 2)
 
 
+def test_open_setting_bars_on_a_terminal_and_none_under_json(tmp_path, capsys, hash_encoder, cache_dir, monkeypatch):
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(SQUAD), encoding="utf-8")
+    monkeypatch.setenv("QA_PROGRESS", "1")  # a terminal
+    assert main(["--index-dir", str(tmp_path / "idx"), "eval", "--squad", str(path)]) == 0
+    err = capsys.readouterr().err
+    assert "embedding: " in err and re.search(r"questions: +0%\|[^|]*\| 0/3 \[", err)
+    assert main(["--index-dir", str(tmp_path / "idx2"), "eval", "--squad", str(path), "--json"]) == 0
+    err = capsys.readouterr().err
+    assert not any(mark in err for mark in ("\r", "\x1b[", "%|")), err
+
+
 def _answer(text: str, doc: str = "s000p000", short: str | None = None, abstained: bool = False) -> Answer:
     cite = Citation(rank=1, doc_id=doc, chunk_id=f"{doc}#0", score=1.0, text="", title="", source=None, date=None,
                     path=None, start=0, end=0, n=1)
@@ -107,3 +120,20 @@ def test_closed_setting_scores_the_reader_as_the_official_script_does(tmp_path):
     r = squad.evaluate_closed(reader, docs, questions)
     assert r.questions == 3 and r.has_ans_exact == 50.0 and r.no_ans_accuracy == 100.0
     assert r.exact == pytest.approx(200 / 3) and r.sentence_top1 == 0.5
+
+
+def test_closed_setting_bar_counts_the_questions_read(tmp_path, capsys, monkeypatch):
+    from fake_reader import make_fake_reader
+
+    from embeddings.reader import Reader
+
+    reader = Reader(make_fake_reader(tmp_path / "r", "munich", "munich"))
+    docs = [{"_id": "d1", "title": "Talks", "text": "The ministers met. They met in Munich in 2019."}]
+    questions = [squad.SquadQuestion("a", "Where did they meet?", "d1", ("Munich",)),
+                 squad.SquadQuestion("b", "Where did they go?", "d1", ("Berlin",))]
+    quiet = squad.evaluate_closed(reader, docs, questions, progress=True)  # stderr is not a terminal
+    assert capsys.readouterr().err == ""
+    monkeypatch.setenv("QA_PROGRESS", "1")
+    shown = squad.evaluate_closed(reader, docs, questions, progress=True)
+    assert re.search(r"questions: +0%\|[^|]*\| 0/2 \[", capsys.readouterr().err)
+    assert (shown.exact, shown.f1) == (quiet.exact, quiet.f1)

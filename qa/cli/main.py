@@ -13,6 +13,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from qa import progress as bars
 from qa.cli import news as news_cli
 from qa.errors import UserError
 
@@ -107,10 +108,16 @@ def _notify(msg: str) -> None:
     print(msg, file=sys.stderr)
 
 
+def _progress(args) -> bool:
+    """Whether the command asks for progress bars: unless ``--json`` (qa/progress.py draws them
+    only when stderr is a terminal)."""
+    return not getattr(args, "json", False)
+
+
 def _engine(args):
     from qa.search.engine import Engine
 
-    return Engine.open(args.index_dir, notify=_notify, progress=sys.stderr.isatty())
+    return Engine.open(args.index_dir, notify=_notify, progress=_progress(args))
 
 
 def cmd_ask(args) -> int:
@@ -181,8 +188,12 @@ def cmd_index(args) -> int:
         recorded = [Path(p) for p in (live.manifest.get("sources", []) if live else [])]
         paths = [p for p in recorded if p.exists()] or [project_seeds()]
     err = _console(stderr=True)
-    report = build_index(paths, root, full=args.full, progress=sys.stderr.isatty(),
-                         warn=lambda m: err.print(f"[yellow]warning:[/] {m}", markup=True), lock_wait=args.wait)
+
+    def warn(msg: str) -> None:
+        with bars.above():
+            err.print(f"[yellow]warning:[/] {msg}", markup=True)
+
+    report = build_index(paths, root, full=args.full, progress=_progress(args), warn=warn, lock_wait=args.wait)
     if report.up_to_date:
         print(f"Index at {root} is up to date: {report.documents} documents, {report.passages} passages "
               f"({report.seconds:.2f} s).")

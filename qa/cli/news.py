@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+from qa import progress as bars
 from qa.errors import FetchError, UserError
 
 
@@ -85,13 +86,12 @@ def cmd_fetch(args) -> int:
 
     def show(o) -> None:  # noqa: ANN001
         if o.status != "failed":
-            print(o.line(), flush=True)
+            bars.write(o.line())
         elif not single:
-            print(o.line(), file=sys.stderr, flush=True)
+            bars.write(o.line(), file=sys.stderr)
 
     with _fetcher(args) as fetcher:
-        report = fetch_and_index(args.urls, index_dir, news_dir, fetcher, on_outcome=show,
-                                 progress=sys.stderr.isatty())
+        report = fetch_and_index(args.urls, index_dir, news_dir, fetcher, on_outcome=show, progress=True)
     failed = [o for o in report.outcomes if o.status == "failed"]
     if not (single and failed):
         print(f"{report.count('new')} new, {report.count('updated')} updated, "
@@ -146,8 +146,8 @@ def _update_once(args, index_dir: Path, news_dir: Path):
         if not store.feeds():
             raise UserError("no feeds to update: add one with `qa feeds add URL`")
         with _fetcher(args) as fetcher:
-            report = update(store, fetcher, index_dir, news_dir, say=lambda m: print(m, flush=True),
-                            max_items=args.max_items, progress=sys.stderr.isatty())
+            report = update(store, fetcher, index_dir, news_dir, say=bars.write, max_items=args.max_items,
+                            progress=True)
     finally:
         store.close()
     print(f"Summary: {report.summary()}.")

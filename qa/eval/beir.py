@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from qa import progress as bars
 from qa.errors import model_errors
 from qa.types import Hit
 
@@ -199,14 +200,17 @@ def evaluate_run(qrels: Qrels, run: Run) -> dict[str, float]:
 
 
 def retrieve(engine, queries: dict[str, str], mode: str, k: int = DEPTH,
-             batch: int = BATCH) -> dict[str, list[Hit]]:
-    """Top ``k`` passages per query with ``engine.search_many``."""
+             batch: int = BATCH, progress: bool = False, label: str = "queries") -> dict[str, list[Hit]]:
+    """Top ``k`` passages per query with ``engine.search_many`` (``progress``: a bar named ``label``
+    of the queries run)."""
     ids = list(queries)
     out: dict[str, list[Hit]] = {}
-    for start in range(0, len(ids), batch):
-        part = ids[start : start + batch]
-        for qid, hits in zip(part, engine.search_many([queries[q] for q in part], k=k, mode=mode)):
-            out[qid] = hits
+    with bars.bar(label, len(ids), "query", progress) as bar:
+        for start in range(0, len(ids), batch):
+            part = ids[start : start + batch]
+            for qid, hits in zip(part, engine.search_many([queries[q] for q in part], k=k, mode=mode)):
+                out[qid] = hits
+            bar.update(len(part))
     return out
 
 
@@ -266,11 +270,11 @@ def default_index_root(folder: Path) -> Path:
     return cache_dir() / "beir" / folder.resolve().name
 
 
-def _index(corpus: Path, root: Path, say) -> tuple[int, float]:
+def _index(corpus: Path, root: Path, say, progress: bool = False) -> tuple[int, float]:
     from qa.index.build import build_index
 
     # BEIR's queries are English: the multilingual vectors would cost minutes and serve nothing.
-    report = build_index([corpus], root, progress=True, warn=lambda m: say(f"warning: {m}"),
+    report = build_index([corpus], root, progress=progress, warn=lambda m: say(f"warning: {m}"),
                          multilingual_vectors=False)
     if report.up_to_date:
         say(f"index at {root} is up to date: {report.documents:,} documents ({report.seconds:.1f} s)")
@@ -281,8 +285,9 @@ def _index(corpus: Path, root: Path, say) -> tuple[int, float]:
 
 
 def evaluate_configs(engine, queries: dict[str, str], qrels: Qrels, model: str,
-                     say) -> tuple[list[Row], list[dict]]:
-    """Figures for every configuration in :data:`CONFIGS`; skipped ones with a reason."""
+                     say, progress: bool = False) -> tuple[list[Row], list[dict]]:
+    """Figures for every configuration in :data:`CONFIGS`; skipped ones with a reason (``progress``:
+    a bar of each configuration's queries)."""
     rows: list[Row] = []
     skipped: list[dict] = []
     for label, mode in CONFIGS:
@@ -292,7 +297,7 @@ def evaluate_configs(engine, queries: dict[str, str], qrels: Qrels, model: str,
         t0 = time.perf_counter()
         if why is None:
             try:
-                results = retrieve(engine, queries, mode)
+                results = retrieve(engine, queries, mode, progress=progress, label=f"queries, {label}")
             except (ValueError, KeyError, TypeError, NotImplementedError) as exc:
                 why = f"mode {mode!r} failed: {exc}"
             else:
@@ -316,7 +321,7 @@ def run(folder: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fa
     from qa.search.engine import Engine
 
     def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
+        bars.write(msg, file=sys.stderr)
 
     t_start = time.perf_counter()
     folder = Path(folder)
@@ -343,9 +348,9 @@ def run(folder: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fa
             root = Path(tmp) / "index"
         else:
             root = Path(index_dir) if index_dir else default_index_root(folder)
-        documents, index_seconds = _index(corpus, root, say)
+        documents, index_seconds = _index(corpus, root, say, progress=not as_json)
         engine = Engine(root)
-        rows, skipped = evaluate_configs(engine, queries, qrels, model, say)
+        rows, skipped = evaluate_configs(engine, queries, qrels, model, say, progress=not as_json)
 
     published = PUBLISHED.get(name.lower(), [])
     seconds = time.perf_counter() - t_start

@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from qa import progress as bars
 from qa.errors import UserError
 from qa.types import Hit
 
@@ -123,13 +124,13 @@ class QuestionReport:
     misses: list[str] = field(default_factory=list)
 
 
-def evaluate_questions(engine, questions: list[dict]) -> QuestionReport:
+def evaluate_questions(engine, questions: list[dict], progress: bool = False) -> QuestionReport:
     """Run every question through ``search`` and ``ask``; compute the figures (per ``type``
-    too, where the set labels its questions with one)."""
+    too, where the set labels its questions with one). ``progress``: a bar of the questions answered."""
     r = QuestionReport(questions=len(questions))
     t0 = time.perf_counter()
     h1 = h5 = rr = contains = first = correct_abst = 0.0
-    for q in questions:
+    for q in bars.track(questions, "questions", "question", progress):
         answer = engine.ask(q["question"])
         if q["answerable"]:
             r.answerable += 1
@@ -185,8 +186,9 @@ def evaluate_questions(engine, questions: list[dict]) -> QuestionReport:
 
 
 def run_questions(engine, path: Path, as_json: bool = False) -> int:
-    """``qa eval``: print the figures for a question set."""
-    report = evaluate_questions(engine, load_questions(path))
+    """``qa eval``: print the figures for a question set (a bar of the questions answered on a
+    terminal, unless ``as_json``)."""
+    report = evaluate_questions(engine, load_questions(path), progress=not as_json)
     if as_json:
         print(json.dumps(asdict(report), ensure_ascii=False))
         return 0
@@ -234,12 +236,13 @@ class DialogueReport:
     misses: list[str] = field(default_factory=list)
 
 
-def evaluate_dialogues(start_conversation, dialogues: list[dict]) -> DialogueReport:
+def evaluate_dialogues(start_conversation, dialogues: list[dict], progress: bool = False) -> DialogueReport:
     """Ask each dialogue's turns, in order, in one conversation (``start_conversation()`` gives
-    an object whose ``ask(question)`` returns an Answer); score the last turn."""
+    an object whose ``ask(question)`` returns an Answer); score the last turn. ``progress``: a bar
+    of the dialogues done."""
     r = DialogueReport(dialogues=len(dialogues))
     t0 = time.perf_counter()
-    for d in dialogues:
+    for d in bars.track(dialogues, "dialogues", "dialogue", progress):
         conv = start_conversation()
         answer = None
         for turn in d["turns"]:
@@ -273,7 +276,7 @@ def evaluate_dialogues(start_conversation, dialogues: list[dict]) -> DialogueRep
 
 def run_dialogues(start_conversation, path: Path, as_json: bool = False) -> int:
     """``qa eval --dialogues FILE``: print the figures for a dialogue set."""
-    report = evaluate_dialogues(start_conversation, load_dialogues(path))
+    report = evaluate_dialogues(start_conversation, load_dialogues(path), progress=not as_json)
     if as_json:
         print(json.dumps(asdict(report), ensure_ascii=False))
         return 0

@@ -27,6 +27,7 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from qa import progress as bars
 from qa.errors import UserError
 from qa.eval.questions import holds, lead
 
@@ -125,15 +126,16 @@ class ClosedReport:
     ms_per_question: float = 0.0
 
 
-def evaluate_closed(reader, docs: list[dict], questions: list[SquadQuestion]) -> ClosedReport:
-    """The reader over each question's gold paragraph (see the module docstring)."""
+def evaluate_closed(reader, docs: list[dict], questions: list[SquadQuestion], progress: bool = False) -> ClosedReport:
+    """The reader over each question's gold paragraph (see the module docstring; ``progress``: a bar
+    of the questions read)."""
     from qa.text.sentences import split_sentences
 
     by_id = {d["_id"]: d for d in docs}
     r = ClosedReport(questions=len(questions))
     t0 = time.perf_counter()
     has_n = no_n = 0
-    for q in questions:
+    for q in bars.track(questions, "questions", "question", progress):
         doc = by_id[q.doc_id]
         (reading,) = reader.read(q.question, [(doc["title"], doc["text"])])
         span = reading.best_span()
@@ -205,12 +207,14 @@ def _lead_doc(answer) -> str | None:
     return next((c.doc_id for c in answer.citations if c.n == n), None)
 
 
-def evaluate_open(engine, questions: list[SquadQuestion], keep_misses: int = 40) -> OpenReport:
-    """Ask every question through ``engine.ask``; compute the figures."""
+def evaluate_open(engine, questions: list[SquadQuestion], keep_misses: int = 40,
+                  progress: bool = False) -> OpenReport:
+    """Ask every question through ``engine.ask``; compute the figures (``progress``: a bar of the
+    questions answered)."""
     r = OpenReport(questions=len(questions))
     t0 = time.perf_counter()
     f1_sum = 0.0
-    for q in questions:
+    for q in bars.track(questions, "questions", "question", progress):
         answer = engine.ask(q.question)
         if not q.answers:
             r.unanswerable += 1
@@ -253,8 +257,8 @@ def index_root(path: Path) -> Path:
     return cache_dir() / "squad" / f"{path.stem}-{digest}"
 
 
-def build(docs: list[dict], root: Path, say) -> None:
-    """Index the paragraphs (a re-run re-encodes nothing)."""
+def build(docs: list[dict], root: Path, say, progress: bool = False) -> None:
+    """Index the paragraphs (a re-run re-encodes nothing; ``progress``: the index's bars)."""
     from qa.index.build import build_index
 
     root.mkdir(parents=True, exist_ok=True)
@@ -262,7 +266,7 @@ def build(docs: list[dict], root: Path, say) -> None:
     text = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs)
     if not corpus.exists() or corpus.read_text(encoding="utf-8") != text:
         corpus.write_text(text, encoding="utf-8")
-    report = build_index([corpus], root, progress=sys.stderr.isatty(), warn=lambda m: say(f"warning: {m}"),
+    report = build_index([corpus], root, progress=progress, warn=lambda m: say(f"warning: {m}"),
                          multilingual_vectors=False)
     say(f"index {root}: {report.documents:,} paragraphs, {report.passages:,} passages ({report.seconds:.1f} s)")
 
@@ -286,7 +290,7 @@ def run(path: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fals
     from qa.search.engine import Engine
 
     def say(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
+        bars.write(msg, file=sys.stderr)
 
     path = Path(path)
     docs, questions = load_squad(path)
@@ -296,16 +300,16 @@ def run(path: Path, index_dir: Path | None, limit: int = 0, as_json: bool = Fals
 
         with model_errors():
             reader = Reader()
-        closed_report = evaluate_closed(reader, docs, spread(questions, limit))
+        closed_report = evaluate_closed(reader, docs, spread(questions, limit), progress=not as_json)
         if as_json:
             print(json.dumps(asdict(closed_report)))
         else:
             print_closed(path.name, closed_report)
         return 0
     root = Path(index_dir) if index_dir else index_root(path)
-    build(docs, root, say)
+    build(docs, root, say, progress=not as_json)
     engine = Engine.open(root, build_if_missing=False)
-    report = evaluate_open(engine, spread(questions, limit))
+    report = evaluate_open(engine, spread(questions, limit), progress=not as_json)
     report.passages = engine.stats().passages
     if as_json:
         print(json.dumps(asdict(report), ensure_ascii=False))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from qa import progress as bars
 from qa.text.terms import query_tokens, tokenize
 
 K1 = 1.2
@@ -36,11 +37,7 @@ class LexicalIndex:
         The score matrix is built with numpy (a test checks it equals bm25s's): importing
         bm25s costs 0.6-1 s of scipy/numba imports on every build, more than the work itself.
         """
-        if progress:
-            from tqdm import tqdm
-
-            texts = tqdm(texts, desc="BM25", unit="passage", leave=False)
-        docs = [tokenize(t) for t in texts]
+        docs = [tokenize(t) for t in bars.track(texts, "BM25", "passage", progress)]
         vocab = {t: i for i, t in enumerate(sorted({t for d in docs for t in d}))}
         n = len(docs)
         lengths = np.array([len(d) for d in docs], dtype=np.float32)

@@ -23,10 +23,12 @@ from embeddings import multilingual, token_index, vector_index
 from embeddings.cache import EmbeddingCache, text_key
 from embeddings.model import Encoder, load_encoder, model_dir, model_fingerprint, model_name
 from embeddings.token_index import Quantized
+from qa import progress as bars
 from qa.errors import InputError, model_errors
 from qa.index import annotate
 from qa.index.bm25 import LexicalIndex
 from qa.index.chunking import PIPELINE_VERSION, Passage, chunk_document, document_sentences, embed_text, normalize_ws
+from qa.index.nlp import nlp
 from qa.index.store import (
     FORMAT_VERSION,
     IndexLock,
@@ -103,8 +105,24 @@ def input_fingerprints(paths: list[Path]) -> dict[str, str]:
     return out
 
 
-def collect(paths: list[Path], warn: Callable[[str], None]) -> list[Document]:
-    """Load every document under ``paths``; bad files are skipped with a warning."""
+def _count_documents(files: list[Path]) -> int:
+    """How many documents ``files`` hold (a BEIR corpus: its non-blank lines), for the reading bar."""
+    n = 0
+    for f in files:
+        if f.suffix.lower() != ".jsonl":
+            n += 1
+            continue
+        try:
+            with f.open("rb") as fh:
+                n += sum(1 for line in fh if line.strip())
+        except OSError:
+            pass  # reported when it is read
+    return n
+
+
+def collect(paths: list[Path], warn: Callable[[str], None], progress: bool = False) -> list[Document]:
+    """Load every document under ``paths``; bad files are skipped with a warning. ``progress``: a
+    bar of the documents read (qa/progress.py)."""
     docs: list[Document] = []
     seen_ids: dict[str, str] = {}
     seen_fp: dict[str, str] = {}
@@ -120,20 +138,24 @@ def collect(paths: list[Path], warn: Callable[[str], None]) -> list[Document]:
         seen_fp[doc.fingerprint] = where
         docs.append(doc)
 
-    for f in _input_files(paths):
-        if f.suffix.lower() == ".jsonl":
+    files = _input_files(paths)
+    with bars.bar("reading", _count_documents(files) if bars.shown(progress) else None, "doc", progress) as bar:
+        for f in files:
+            if f.suffix.lower() == ".jsonl":
+                try:
+                    for doc in iter_beir(f):
+                        add(doc, f"{f.name}:{doc.doc_id}")
+                        bar.update()
+                except (OSError, UnicodeDecodeError) as exc:
+                    warn(f"{f}: skipped ({exc})")
+                continue
             try:
-                for doc in iter_beir(f):
-                    add(doc, f"{f.name}:{doc.doc_id}")
-            except (OSError, UnicodeDecodeError) as exc:
-                warn(f"{f}: skipped ({exc})")
-            continue
-        try:
-            add(load_file(f), str(f))
-        except BadDocument as exc:
-            warn(f"skipped {exc}")
-        except OSError as exc:
-            warn(f"skipped {f}: {exc.strerror or exc}")
+                add(load_file(f), str(f))
+            except BadDocument as exc:
+                warn(f"skipped {exc}")
+            except OSError as exc:
+                warn(f"skipped {f}: {exc.strerror or exc}")
+            bar.update()
     return docs
 
 
@@ -243,7 +265,7 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
             report.seconds = time.perf_counter() - t0
             return report
 
-        docs = collect(paths, lambda m: (report.skipped.append(m), warn(m)))
+        docs = collect(paths, lambda m: (report.skipped.append(m), warn(m)), progress)
         if not docs:
             where = ", ".join(str(p) for p in paths)
             raise InputError(f"no usable articles in {where} (.txt, .md, .html or a BEIR .jsonl); "
@@ -273,14 +295,15 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
             ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == pl.multilingual_fp
             ml = embed(texts, keys, _previous_vectors(live, live_keys, "vectors_ml.faiss") if ml_reuse and live_keys
                        else {}, multilingual.MultilingualEncoder, _cache_file(pl.multilingual_fp), multilingual.DIM,
-                       progress)
+                       progress, desc="embedding (multilingual)")
             report.embedded_multilingual = ml.embedded
 
         build = new_version_dir(root)
         write_version(build, docs, passages, texts, keys, main, ml, progress)
         if pl.annotations_fp:
             same = live if reuse and old.get("annotations") == pl.annotations_fp else None
-            write_annotations(build, docs, same, {d.doc_id for d in docs} - set(report.added) - set(report.changed))
+            write_annotations(build, docs, same, {d.doc_id for d in docs} - set(report.added) - set(report.changed),
+                              progress)
         manifest = make_manifest(build, pl, paths, docs, len(passages), model_name(mpath), main, ml)
         (build / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
         report.version = publish(root, build).name
@@ -327,9 +350,10 @@ def make_manifest(build: Path, pl: Plan, paths: list[Path], docs: list[Document]
     return manifest
 
 
-def write_annotations(build: Path, docs: list[Document], live: Version | None, unchanged: set[str]) -> None:
+def write_annotations(build: Path, docs: list[Document], live: Version | None, unchanged: set[str],
+                      progress: bool = False) -> None:
     """Each sentence's named entities and speakers (qa/index/annotate.py): the documents in ``unchanged``
-    keep the live version's, the others are parsed."""
+    keep the live version's, the others are parsed (``progress``: a bar of the documents parsed)."""
     known: dict[str, str] = {}
     kept: list[tuple[str, int, str]] = []
     if live is not None and unchanged:
@@ -345,17 +369,26 @@ def write_annotations(build: Path, docs: list[Document], live: Version | None, u
             known, unchanged = {}, set()
     entity_rows: dict[str, str] = {}
     speaker_rows = list(kept)
-    for d in docs:
-        spans = [s for section in document_sentences(d) for s in section]
-        texts = [normalize_ws(d.text[a:b]) for a, b in spans]
-        keys = [annotate.sentence_key(t) for t in texts]
-        if d.doc_id in unchanged and all(k in known for k in keys):
-            entity_rows.update((k, known[k]) for k in keys)
-            continue
-        found = annotate.analyse(texts)
-        entity_rows.update((k, json.dumps(e)) for k, e in zip(keys, found.entities))
-        speaker_rows = [r for r in speaker_rows if r[0] != d.doc_id]  # parsed again: none of the old rows stay
-        speaker_rows += [(d.doc_id, a, name) for (a, _), names in zip(spans, found.speakers) for name in names]
+    to_parse = sum(1 for d in docs if d.doc_id not in unchanged)
+    with bars.bar("parsing", to_parse, "doc", progress) as bar:
+        if to_parse:
+            nlp()  # the first parse would load it (1-4 s): the time left counts from when it is loaded
+            bar.restart_clock()
+        for d in docs:
+            spans = [s for section in document_sentences(d) for s in section]
+            texts = [normalize_ws(d.text[a:b]) for a, b in spans]
+            keys = [annotate.sentence_key(t) for t in texts]
+            if d.doc_id in unchanged:
+                if all(k in known for k in keys):
+                    entity_rows.update((k, known[k]) for k in keys)
+                    continue
+                to_parse += 1  # unchanged, yet without stored annotations: parsed after all
+                bar.set_total(to_parse)
+            found = annotate.analyse(texts)
+            entity_rows.update((k, json.dumps(e)) for k, e in zip(keys, found.entities))
+            speaker_rows = [r for r in speaker_rows if r[0] != d.doc_id]  # parsed again: none of the old rows stay
+            speaker_rows += [(d.doc_id, a, name) for (a, _), names in zip(spans, found.speakers) for name in names]
+            bar.update()
     db = sqlite3.connect(build / "passages.sqlite")
     with db:
         db.executemany("INSERT INTO sentence_entities VALUES (?,?)", entity_rows.items())
@@ -387,12 +420,13 @@ class Embedded:
 
 def embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_encoder: Callable[[], Encoder],
           cache_path: Path, dim: int | None, progress: bool,
-          known_tokens: dict[str, Quantized] | None = None) -> Embedded:
+          known_tokens: dict[str, Quantized] | None = None, desc: str = "embedding") -> Embedded:
     """Vectors for ``texts`` and, given ``known_tokens`` (a dict, possibly empty), their token states
     (:mod:`embeddings.token_index`): reused from ``known``/``known_tokens`` or the cache, else encoded
     (and cached). The encoder is created only if something must be encoded; token states come from
     the vectors' forward pass, converted to int8 every TOKEN_CHUNK texts. An encoder that gives no
-    token states gives vectors alone (logged)."""
+    token states gives vectors alone (logged). ``progress``: a bar named ``desc`` of the passages
+    encoded."""
     want_tokens = known_tokens is not None
     missing = [i for i, k in enumerate(keys) if k not in known or (want_tokens and k not in known_tokens)]
     if not missing:
@@ -404,7 +438,7 @@ def embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_e
     if want_tokens and not getattr(enc, "token_states", False):
         log.warning("the encoder (%s) gives no token states (they need the ONNX model and a WordPiece "
                     "tokenizer): this index ranks without MaxSim", enc.name)
-        return embed(texts, keys, known, lambda: enc, cache_path, enc.dim, progress)
+        return embed(texts, keys, known, lambda: enc, cache_path, enc.dim, progress, desc=desc)
     cache = EmbeddingCache(cache_path, enc.dim)
     try:
         wanted = [keys[i] for i in missing]
@@ -416,20 +450,23 @@ def embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_e
         else:
             known.update(cache.get_many(wanted))
         missing = [i for i, k in enumerate(keys) if k not in known or (want_tokens and k not in known_tokens)]
-        if missing and not want_tokens:
-            new = enc.encode([texts[i] for i in missing], progress=progress)
-            fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
-            known.update(fresh)
-            cache.put_many(fresh)
-        for start in range(0, len(missing) if want_tokens else 0, TOKEN_CHUNK):
-            part = missing[start : start + TOKEN_CHUNK]
-            new, states = enc.encode_tokens([texts[i] for i in part], progress=progress)
-            fresh = {keys[i]: new[j] for j, i in enumerate(part)}
-            fresh_tokens = {keys[i]: Quantized.of(states[j]) for j, i in enumerate(part)}
-            known.update(fresh)
-            known_tokens.update(fresh_tokens)
-            cache.put_many(fresh)
-            cache.put_tokens(fresh_tokens)
+        with bars.bar(desc, len(missing), "passage", progress and bool(missing)) as bar:
+            if missing and not want_tokens:
+                new = enc.encode([texts[i] for i in missing], progress=bar.update)
+                bar.update(len(missing) - bar.n)  # an encoder that does not count its batches
+                fresh = {keys[i]: new[j] for j, i in enumerate(missing)}
+                known.update(fresh)
+                cache.put_many(fresh)
+            for start in range(0, len(missing) if want_tokens else 0, TOKEN_CHUNK):
+                part = missing[start : start + TOKEN_CHUNK]
+                new, states = enc.encode_tokens([texts[i] for i in part], progress=bar.update)
+                bar.update(start + len(part) - bar.n)
+                fresh = {keys[i]: new[j] for j, i in enumerate(part)}
+                fresh_tokens = {keys[i]: Quantized.of(states[j]) for j, i in enumerate(part)}
+                known.update(fresh)
+                known_tokens.update(fresh_tokens)
+                cache.put_many(fresh)
+                cache.put_tokens(fresh_tokens)
     finally:
         cache.close()
     vectors = np.stack([known[k] for k in keys])

@@ -195,7 +195,7 @@ def update(store: FeedStore, fetcher: Fetcher, index_dir: Path, news_dir: Path,
         for e in todo:
             by_link.setdefault(e.link, e)
         outcomes = fetch_articles(list(by_link), news_dir, fetcher, timings=report.timings,
-                                  on_outcome=lambda o: say(f"  {o.line()}"))
+                                  on_outcome=lambda o: say(f"  {o.line()}"), progress=progress)
         retry = False
         for e, o in zip(by_link.values(), outcomes):  # outcomes come in request order
             if o.status == "failed" and o.transient:

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from qa import progress as bars
 from qa.errors import FetchError, UserError
 from qa.ingest.fetcher import Fetcher, TransientFetchError
 from qa.ingest.news_store import NewsStore
@@ -64,8 +65,9 @@ class Timings:
 
 def fetch_articles(urls: list[str], news_dir: Path, fetcher: Fetcher, workers: int = 8,
                    on_outcome: Callable[[Outcome], None] | None = None,
-                   timings: Timings | None = None) -> list[Outcome]:
-    """Fetch, extract and store ``urls`` (several hosts at once, at most two requests per host)."""
+                   timings: Timings | None = None, progress: bool = False) -> list[Outcome]:
+    """Fetch, extract and store ``urls`` (several hosts at once, at most two requests per host);
+    ``progress``: a bar of the pages fetched (qa/progress.py)."""
     from qa.ingest.extract import extract
 
     store = NewsStore(news_dir)
@@ -94,7 +96,7 @@ def fetch_articles(urls: list[str], news_dir: Path, fetcher: Fetcher, workers: i
     out: list[Outcome] = []
     with contextlib.closing(store), ThreadPoolExecutor(max_workers=max(1, min(workers, len(urls) or 1))) as pool:
         # fetched concurrently, stored in the order given: of two copies of a story, the first is kept
-        for got in pool.map(fetch_one, urls):
+        for got in bars.track(pool.map(fetch_one, urls), "fetching", "page", progress and bool(urls), len(urls)):
             if isinstance(got, Outcome):
                 o = got
             else:
@@ -155,7 +157,8 @@ def fetch_and_index(urls: list[str], index_dir: Path, news_dir: Path, fetcher: F
                     encoder=None) -> IngestReport:  # noqa: ANN001
     """``qa fetch``: fetch ``urls``, store them, and bring the index up to date (unless all failed)."""
     report = IngestReport()
-    report.outcomes = fetch_articles(urls, news_dir, fetcher, on_outcome=on_outcome, timings=report.timings)
+    report.outcomes = fetch_articles(urls, news_dir, fetcher, on_outcome=on_outcome, timings=report.timings,
+                                     progress=progress)
     # also when nothing changed: an article stored by a run whose indexing failed (a locked index)
     # is indexed now; an index that is up to date costs one hash per file
     if any(o.status != "failed" for o in report.outcomes):
