@@ -170,3 +170,18 @@ def test_held_out_typed_set_is_grounded(seeds):
         assert q["type"] in TYPES and bool(q["answers"]) == q["answerable"], q["id"]
         for answer in q["answers"]:
             assert any(_norm(answer) in seeds[d] for d in q["doc_ids"]), f"{q['id']}: {answer!r}"
+
+
+def test_fresh_held_out_sets_are_grounded(seeds):
+    rows = _load(EVAL_DIR / "questions_fresh.jsonl")
+    assert len({q["id"] for q in rows}) == len(rows) and sum(_is_answerable(q) for q in rows) >= 60
+    for q in rows:
+        assert q["type"] in TYPES and bool(q["answers"]) == _is_answerable(q), q["id"]
+        for answer in q["answers"]:
+            assert any(_norm(answer) in seeds[d] for d in q["doc_ids"]), f"{q['id']}: {answer!r}"
+    dialogues = _load(EVAL_DIR / "dialogues_fresh.jsonl")
+    assert len(dialogues) >= 12 and len({d["id"] for d in dialogues}) == len(dialogues)
+    for d in dialogues:
+        assert 2 <= len(d["turns"]) <= 3 and bool(d["answers"]) == d["answerable"], d["id"]
+        for answer in d["answers"]:
+            assert any(_norm(answer) in seeds[x] for x in d["doc_ids"]), f"{d['id']}: {answer!r}"

@@ -149,6 +149,7 @@ def main() -> None:
     ap.add_argument("--split", type=Path, required=True)
     ap.add_argument("--work", type=Path, required=True, help="folder for the tuning file, indexes and drafts")
     ap.add_argument("--recollect", action="store_true", help="draft every question again")
+    ap.add_argument("--squad-limit", type=int, default=0, help="only N SQuAD questions, spread over the file")
     args = ap.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     args.work.mkdir(parents=True, exist_ok=True)
@@ -169,7 +170,7 @@ def main() -> None:
         squad.build(docs, args.work / "squad-index", lambda m: print(m, file=sys.stderr))
         build_index([ROOT / "seeds"], args.work / "news-index")
         squad_qs = [{"source": "squad", "set": "tune", "question": q.question, "answers": list(q.answers),
-                     "answerable": bool(q.answers)} for q in qs]
+                     "answerable": bool(q.answers)} for q in squad.spread(qs, args.squad_limit)]
         rows = collect(Engine(args.work / "news-index"), news_questions())
         rows += collect(Engine(args.work / "squad-index"), squad_qs)
         cache.write_bytes(pickle.dumps(rows))
