@@ -133,8 +133,16 @@ class STEncoder:
         self.path = path or model_dir()
         try:
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as hf_logging
 
-            self.model = SentenceTransformer(str(self.path), device="cpu")
+            # transformers draws a "Loading weights" bar on stderr; ours is the only bar we show.
+            shown = hf_logging.is_progress_bar_enabled()
+            hf_logging.disable_progress_bar()
+            try:
+                self.model = SentenceTransformer(str(self.path), device="cpu")
+            finally:
+                if shown:
+                    hf_logging.enable_progress_bar()
         except Exception as exc:  # noqa: BLE001 - any load failure is the same user error
             raise ModelError(f"cannot load the embedding model at {self.path}: {exc}") from exc
         self.name = model_name(self.path)
