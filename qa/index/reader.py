@@ -80,6 +80,11 @@ class IndexReader:
         if len(sizes) != 1:
             raise IndexUnusable(_rebuild(f"index files in {path} disagree on the number of passages"))
 
+    @property
+    def has_multilingual(self) -> bool:
+        """Whether the version has multilingual vectors (questions in another script)."""
+        return self.ml_index is not None
+
     def close(self) -> None:
         self.db.close()
 

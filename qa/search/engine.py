@@ -19,10 +19,11 @@ import numpy as np
 
 from qa import answer as answers
 from qa.errors import IndexUnusable, model_errors
+from qa.index.backend import Backend, backend_for
 from qa.index.chunking import embed_text
 from qa.index.passages import PassageRow, draw
 from qa.index.reader import IndexReader
-from qa.index.store import check_compatible, current_version_name, default_index_dir, open_current
+from qa.index.store import check_compatible, default_index_dir
 from qa.ingest.corpus import project_seeds
 from qa.question.query import MAX_QUESTION_CHARS, Query, clean_question, parse_query  # noqa: F401 (re-exported)
 from qa.search.retrieve import Mode, hits, multilingual, retrieve
@@ -39,8 +40,10 @@ RECENT_PASSAGES = 20  # for a question about the present: where to look for the 
 class Engine:
     """Search and answer over one index folder."""
 
-    def __init__(self, index_dir: Path, encoder_loader: Callable | None = None) -> None:
+    def __init__(self, index_dir: Path, encoder_loader: Callable | None = None,
+                 backend: Backend | None = None) -> None:
         self.index_dir = Path(index_dir)
+        self.backend = backend or backend_for(self.index_dir)  # the folder, or Milvus (QA_MILVUS_URI)
         self._encoder_loader = encoder_loader
         self._encoder = None
         self._ml_encoder = None
@@ -59,26 +62,25 @@ class Engine:
         """Open the index (building it from the seeds first if there is none)."""
         seeds = project_seeds()
         root = Path(index_dir) if index_dir else default_index_dir(seeds)
-        if current_version_name(root) is None:
+        backend = backend_for(root)
+        if backend.current_name() is None:
             if not build_if_missing:
-                raise IndexUnusable(f"no index at {root}; build it with `qa index`")
+                raise IndexUnusable(f"no index at {backend.where}; build it with `qa index`")
             if notify:
-                notify(f"No index at {root} yet: building it from {seeds} (first use only)...")
-            from qa.index.build import build_index
-
-            build_index([seeds], root, progress=progress, lock_wait=600)
-        return cls(root)
+                notify(f"No index at {backend.where} yet: building it from {seeds} (first use only)...")
+            backend.build([seeds], progress=progress, lock_wait=600)
+        return cls(root, backend=backend)
 
     def _open(self) -> IndexReader:
         from embeddings.model import model_dir, model_fingerprint, model_name
 
-        version = open_current(self.index_dir)
+        version = self.backend.open_current()
         if version is None:
-            raise IndexUnusable(f"no index at {self.index_dir}; build it with `qa index`")
+            raise IndexUnusable(f"no index at {self.backend.where}; build it with `qa index`")
         with model_errors():
             mpath = model_dir()
-            check_compatible(version.manifest, model_name(mpath), model_fingerprint(mpath), None, self.index_dir)
-        return IndexReader(version)
+            check_compatible(version.manifest, model_name(mpath), model_fingerprint(mpath), None, self.backend.where)
+        return self.backend.reader(version)
 
     @property
     def version(self) -> str:
@@ -91,11 +93,11 @@ class Engine:
 
     def reload_if_changed(self) -> bool:
         """Switch to a newer index version if one was published; True if switched."""
-        name = current_version_name(self.index_dir)
+        name = self.backend.current_name()
         if name is None or name == self._index.version.name:
             return False
         with self._reload_lock:
-            if current_version_name(self.index_dir) == self._index.version.name:
+            if self.backend.current_name() == self._index.version.name:
                 return False
             new = self._open()
             old, self._index = self._index, new

@@ -57,7 +57,7 @@ PATHS = {Mode.HYBRID: Path(True, True, "rrf"), Mode.DENSE: Path(True, False, "de
 
 def multilingual(index: IndexReader, query: Query) -> bool:
     """Whether ``query`` takes the multilingual path (another script, and vectors for it)."""
-    return query.foreign and index.ml_index is not None
+    return query.foreign and index.has_multilingual
 
 
 def retrieve(index: IndexReader, query: Query, k: int, mode: Mode = Mode.RERANK,
