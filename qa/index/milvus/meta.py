@@ -7,7 +7,7 @@ Keys::
     docs:7 / inputs:7     its documents (fingerprint, metadata) and input files (blobs)
     stats:7               its BM25 statistics and word-piece frequencies (blob)
     e:<sentence key>      a sentence's named entities (content-addressed, shared by builds)
-    t:<row>#<part>        a passage's token states (immutable, as the row)
+    t:<coll>:<row>#<part> a passage's token states (immutable, as the row)
     lease                 the build under way (owner, build number, when)
 
 A blob is JSON, zlib-compressed and base64-encoded, split over ``name#00000``... with ``name``

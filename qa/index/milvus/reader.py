@@ -288,7 +288,7 @@ def _faiss_scores(vecs: np.ndarray, q: np.ndarray) -> np.ndarray:
 
 
 class RemoteTokens:
-    """The token states of a build's passages, fetched by row (``t:<row>#<part>`` in the meta
+    """The token states of a build's passages, fetched by row (``t:<collection>:<row>#<part>`` in the meta
     collection) and scored by :class:`~embeddings.token_index.TokenIndex`'s own code."""
 
     def __init__(self, reader: MilvusReader, df: np.ndarray) -> None:
@@ -312,7 +312,8 @@ class RemoteTokens:
         missing = sorted({int(r) for r in rows} - set(out))
         if missing:
             fields = self.reader._fetch(missing)
-            keys = {r: [f"t:{r}#{i}" for i in range(token_parts(int(fields[r]["tokens_n"]), self.dim))]
+            coll = self.reader.collection
+            keys = {r: [f"t:{coll}:{r}#{i}" for i in range(token_parts(int(fields[r]["tokens_n"]), self.dim))]
                     for r in missing if r in fields}
             got = self.reader.meta.get([k for ks in keys.values() for k in ks])
             for r, ks in keys.items():
