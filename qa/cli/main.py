@@ -32,6 +32,33 @@ def _result_count(text: str) -> int:
     return k
 
 
+def _day(text: str) -> str:
+    """``--since``/``--until``: a date as YYYY-MM-DD."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    """The article filters of ``qa ask`` and ``qa search`` (pushed down to the index as it searches)."""
+    parser.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only articles published on or after")
+    parser.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only articles published on or before")
+    parser.add_argument("--outlet", action="append", default=[], metavar="NAME",
+                        help="only articles of this outlet (repeat for several)")
+
+
+def _where(args):
+    """The filter the options give, or None."""
+    if not (args.since or args.until or args.outlet):
+        return None
+    from qa.index.where import Where
+
+    return Where(args.since, args.until, tuple(args.outlet))
+
+
 def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Cited answers from news articles.")
     p.add_argument("--index-dir", type=Path, default=None,
@@ -45,6 +72,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     a = sub.add_parser("ask", help="answer a question with cited sentences")
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    _filters(a)
 
     c = sub.add_parser("chat", help="a conversation: follow-up questions answered against the ones before")
     c.add_argument("--json", action="store_true", help="one question per line of stdin, one Answer JSON per line")
@@ -55,6 +83,7 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--batch", type=Path, help="BEIR queries.jsonl: one JSON line of results per query")
     s.add_argument("--mode", choices=["rerank", "hybrid", "dense", "bm25"], default="rerank")
     s.add_argument("--json", action="store_true")
+    _filters(s)
 
     i = sub.add_parser("index", help="build or refresh the index")
     i.add_argument("paths", nargs="*", type=Path, help="folders of articles or BEIR .jsonl corpora")
@@ -129,7 +158,7 @@ def _engine(args):
 
 def cmd_ask(args) -> int:
     engine = _engine(args)
-    answer = engine.ask(" ".join(args.question))
+    answer = engine.ask(" ".join(args.question), where=_where(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
         return 0
@@ -151,7 +180,7 @@ def cmd_search(args) -> int:
         return _search_batch(engine, args)
     if not args.query:
         raise UserError("give a QUERY or --batch FILE")
-    hits = engine.search(" ".join(args.query), k=args.k, mode=args.mode)
+    hits = engine.search(" ".join(args.query), k=args.k, mode=args.mode, where=_where(args))
     if args.json:
         print(json.dumps({"query": " ".join(args.query), "results": [asdict(h) for h in hits]}, ensure_ascii=False))
         return 0
@@ -177,7 +206,7 @@ def _search_batch(engine, args) -> int:
             raise UserError(f"{args.batch}:{n}: not a BEIR query line ({exc})") from exc
     for start in range(0, len(queries), 64):
         part = queries[start : start + 64]
-        results = engine.search_many([t for _, t in part], k=args.k, mode=args.mode)
+        results = engine.search_many([t for _, t in part], k=args.k, mode=args.mode, where=_where(args))
         for (qid, _), hits in zip(part, results):
             print(json.dumps({"query_id": qid, "results": [asdict(h) for h in hits]}, ensure_ascii=False))
     return 0

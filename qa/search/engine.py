@@ -24,6 +24,7 @@ from qa.index.chunking import embed_text
 from qa.index.passages import PassageRow, draw
 from qa.index.reader import IndexReader
 from qa.index.store import check_compatible, default_index_dir
+from qa.index.where import Where
 from qa.ingest.corpus import project_seeds
 from qa.question.query import MAX_QUESTION_CHARS, Query, clean_question, parse_query  # noqa: F401 (re-exported)
 from qa.search.retrieve import Mode, hits, multilingual, retrieve
@@ -220,24 +221,27 @@ class Engine:
         """``question`` parsed, with the vectors ``mode`` needs."""
         return self._encode(self._index, [parse_query(question)], Mode(mode))[0]
 
-    def search(self, query: str, k: int = 10, mode: str | Mode = Mode.RERANK) -> list[Hit]:
-        """Top ``k`` passages for ``query`` (passages that overlap are folded into one result)."""
-        return self.search_many([query], k, mode)[0]
+    def search(self, query: str, k: int = 10, mode: str | Mode = Mode.RERANK, where: Where | None = None) -> list[Hit]:
+        """Top ``k`` passages for ``query`` (passages that overlap are folded into one result; ``where``:
+        only from the articles it admits)."""
+        return self.search_many([query], k, mode, where)[0]
 
-    def search_many(self, queries: list[str], k: int = 10, mode: str | Mode = Mode.RERANK) -> list[list[Hit]]:
+    def search_many(self, queries: list[str], k: int = 10, mode: str | Mode = Mode.RERANK,
+                    where: Where | None = None) -> list[list[Hit]]:
         """``search`` for many queries, embedding them in one batch."""
         mode = Mode(mode)
         index = self._index
         parsed = self._encode(index, [parse_query(q) for q in queries], mode)
-        return [hits(index, retrieve(index, q, draw(k), mode, self._starts(q)), k) for q in parsed]
+        return [hits(index, retrieve(index, q, draw(k), mode, self._starts(q), where), k) for q in parsed]
 
-    def ask(self, question: str, k: int = ASK_PASSAGES) -> Answer:
-        """An extractive, cited answer to ``question`` (or an honest abstention)."""
+    def ask(self, question: str, k: int = ASK_PASSAGES, where: Where | None = None) -> Answer:
+        """An extractive, cited answer to ``question`` (or an honest abstention), from the articles
+        ``where`` admits (all by default)."""
         index = self._index
         query = self._encode(index, [parse_query(question)], Mode.RERANK)[0]
         space = self._space(query)
         if query.speaker is not None:
-            said = self._statements(index, query, space)
+            said = self._statements(index, query, space, where)
             if said is not None:
                 return said
         cands, rows, weights, entities = self._candidates(index, query, k)
@@ -259,16 +263,20 @@ class Engine:
         """The ranked passages an answer is drawn from: candidates, their rows, the question's term
         weights and the sentences' entities."""
         cands = retrieve(index, query, max(k, RECENT_PASSAGES) if query.recent else k, Mode.RERANK,
-                         self._starts(query))
+                         self._starts(query), where)
         rows = index.passages([c.row for c in cands])
         entities = index.entities([t for c in cands for _, _, t in rows[c.row].sentences])
         return cands, rows, index.idf_weights(query.terms, unknown=True), entities
 
-    def _statements(self, index: IndexReader, query: Query, space: answers.Space) -> Answer | None:
+    def _statements(self, index: IndexReader, query: Query, space: answers.Space,
+                    where: Where | None = None) -> Answer | None:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"
         when it has a topic), for :func:`qa.answer.statements`."""
         who = query.speaker
         named = sorted(set(index.rows_mentioning(who.surname)) | set(index.rows_spoken_by(who.surname)))
+        if where and named:
+            found = index.passages(named)
+            named = [r for r in named if where.admits(found[r].date, found[r].source)]
         if not named:
             return answers.abstention(query.text, answers.not_named(who.name))
         if space.multilingual:
