@@ -170,7 +170,7 @@ class _Build:
         files.changes(self.report, previous_docs, docs)
         passages = [(d, p) for d in docs for p in chunk_document(d)]
         want_tokens = self.tokens_setting and len(passages) <= files.TOKEN_STATES_MAX
-        incremental = same and not self.full and bool(old.get("token_states")) == want_tokens
+        incremental = same and not self.full and old["milvus"].get("tokens_wanted") == want_tokens
         number = (live.version if live else 0) + 1
         if incremental:
             collection = live.collection
@@ -181,7 +181,9 @@ class _Build:
             collection, written, replaced, first_row = passages_name(self.target.collection, number), None, set(), 0
         todo = [(i, d, p) for i, (d, p) in enumerate(passages) if written is None or d.doc_id in written]
         rows = [i if written is None else first_row + j for j, (i, _, _) in enumerate(todo)]
-        w = _Writer(self, number, collection, want_tokens, int(old["model"]["dim"]) if incremental else None)
+        # An incremental build keeps what the live one has: token states only if its rows have them.
+        w = _Writer(self, number, collection, want_tokens, bool(old["token_states"]) if incremental else want_tokens,
+                    int(old["model"]["dim"]) if incremental else None)
         kept = w.resume(todo, rows)
         gone = w.replaced_rows(live, replaced) if incremental else []
         stats = (w.stats_after(self.meta.get_blob(f"stats:{live.version}"), gone, todo) if incremental
@@ -207,12 +209,13 @@ class _Build:
 class _Writer:
     """The writes of build ``number`` into ``collection``."""
 
-    def __init__(self, build: _Build, number: int, collection: str, want_tokens: bool, dim: int | None) -> None:
+    def __init__(self, build: _Build, number: int, collection: str, want_tokens: bool, tokens_on: bool,
+                 dim: int | None) -> None:
         self.b = build
         self.number = number
         self.collection = collection
-        self.want_tokens = want_tokens
-        self.tokens_on = want_tokens
+        self.want_tokens = want_tokens  # what the settings ask for (recorded: a change makes a full build)
+        self.tokens_on = tokens_on  # what the rows get (an encoder without token states gives none)
         self.dim = dim
         self.exists = build.archive.has(collection)
 
@@ -428,7 +431,8 @@ class _Writer:
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "sources": [str(p.resolve()) for p in b.paths],
             "passages": len(passages), "dense_index": "milvus-flat", "token_states": self.tokens_on,
             "token_states_setting": b.tokens_setting, "annotations": b.ann_fp,
-            "milvus": {"collection": self.collection, "sparse": True, "next_row": next_row, "build": self.number},
+            "milvus": {"collection": self.collection, "sparse": True, "next_row": next_row, "build": self.number,
+                       "tokens_wanted": self.want_tokens},
         }
         for name, blob in (("stats", stats), ("docs", documents), ("inputs", inputs), ("version", manifest)):
             b.meta.put_blob(f"{name}:{self.number}", blob)
