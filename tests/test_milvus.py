@@ -24,7 +24,6 @@ pytest.importorskip("milvus_lite", reason="needs the [scale] extra (milvus-lite)
 from qa.errors import ArchiveUnreachable  # noqa: E402
 from qa.index import backend as backends  # noqa: E402
 from qa.index.build import build_index as build_files  # noqa: E402
-from qa.index.milvus import expr  # noqa: E402
 from qa.index.milvus import writer as milvus_writer  # noqa: E402
 from qa.index.milvus.archive import Archive  # noqa: E402
 from qa.index.where import Where  # noqa: E402
@@ -253,13 +252,6 @@ def test_a_build_that_dies_never_answers_and_the_next_finishes_it(tmp_path, seed
     assert engine.search("bison", k=1, mode="bm25")[0].doc_id == "extra1"
     build_files([seeds_copy], tmp_path / "fresh")
     _same_content(backends.FilesBackend(tmp_path / "fresh"), milvus, hash_encoder)
-
-
-def test_expressions_quote_anything():
-    assert expr.literal('a"b\\c\nd') == '"a\\"b\\\\c\\nd"'
-    assert expr.contains("text_lc", "50%_x") == 'text_lc like "%50\\\\%\\\\_x%"'
-    assert expr.both("a", "", "b or c") == "a and (b or c)"
-    assert expr.one_of("doc_id", ['x"y', 3]) == 'doc_id in ["x\\"y", 3]'
 
 
 # ------------------------------------------------------------------ faults, as a user sees them

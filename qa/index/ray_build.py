@@ -19,7 +19,8 @@ import logging
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'news-qa[scale]'"
 BATCH = 32  # texts an encoder actor encodes at a time (the single-process build's batch)
+RETRIES = 2  # a worker that dies is replaced and its batch retried this often (Ray Data's default: forever)
 
 
 def _ray():
@@ -125,6 +127,14 @@ class _Annotate:
             [json.dumps({"entities": a.entities, "speakers": a.speakers}) for a in found], dtype=object)}
 
 
+@contextmanager
+def _pinned_api() -> Iterator[None]:
+    """Ray 2.60 (pinned) takes retry limits only as remote args, which it warns 2.64 removes."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*ray_remote_args.*")
+        yield
+
+
 def _load_main() -> Encoder:
     from embeddings.model import load_encoder
 
@@ -171,8 +181,10 @@ def _encode(ray, texts: list[str], cache_path: Path, make: Callable[[], Encoder]
         return
     log.info("ray: encoding %d texts on %d actors", len(todo), actors)
     ds = ray.data.from_items([{"key": k, "text": t} for k, t in todo.items()])
-    out = ds.map_batches(_Encode, fn_constructor_args=(make, tokens), batch_size=BATCH, batch_format="numpy",
-                         concurrency=min(actors, max(1, len(todo) // BATCH)), num_cpus=1)
+    with _pinned_api():
+        out = ds.map_batches(_Encode, fn_constructor_args=(make, tokens), batch_size=BATCH, batch_format="numpy",
+                             concurrency=min(actors, max(1, len(todo) // BATCH)), num_cpus=1,
+                             max_restarts=RETRIES, max_task_retries=RETRIES)
     cache = None
     try:
         for batch in out.iter_batches(batch_size=256, batch_format="numpy"):
@@ -197,8 +209,10 @@ def _annotate(ray, docs: list[Document], actors: int) -> None:
         sentences = [normalize_ws(d.text[a:b]) for section in document_sentences(d) for a, b in section]
         items.append({"key": annotate.document_key(sentences), "sentences": json.dumps(sentences)})
     ds = ray.data.from_items(items)
-    out = ds.map_batches(_Annotate, batch_size=4, batch_format="numpy", num_cpus=1,
-                         concurrency=min(actors, max(1, len(items) // 4)))
+    with _pinned_api():
+        out = ds.map_batches(_Annotate, batch_size=4, batch_format="numpy", num_cpus=1,
+                             concurrency=min(actors, max(1, len(items) // 4)), max_restarts=RETRIES,
+                             max_task_retries=RETRIES)
     found = {}
     for batch in out.iter_batches(batch_size=64, batch_format="numpy"):
         for k, a in zip(batch["key"], batch["analysis"]):

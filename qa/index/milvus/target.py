@@ -42,8 +42,9 @@ class Target:
         return self.uri
 
     def redact(self, text: str) -> str:
-        """``text`` with the token (and its password half) removed."""
-        for secret in {self.token, self.token.partition(":")[2]} - {""}:
+        """``text`` with the token, its password half and the URI's password removed."""
+        secrets = {self.token, self.token.partition(":")[2], urlsplit(self.uri).password or ""} - {""}
+        for secret in sorted(secrets, key=len, reverse=True):
             text = text.replace(secret, "***")
         return text
 
