@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from qa.errors import ArchiveUnreachable
 from qa.index.milvus import connect
 from qa.index.milvus.target import Target
 
@@ -32,7 +33,7 @@ class Archive:
     def _call(self, fn):
         return connect.call(self.target, fn)
 
-    def _t(self) -> float:
+    def _t(self) -> int:
         return connect.timeout_s()
 
     # ------------------------------------------------------------ collections
@@ -52,10 +53,13 @@ class Archive:
 
     def server_version(self) -> tuple[int, ...] | None:
         """The server's version, or None where it does not tell (Milvus Lite 2.5)."""
+        client = self.client
         try:
-            text = self.client.get_server_version(timeout=self._t())
-        except Exception:  # noqa: BLE001 - Lite answers UNIMPLEMENTED
-            return None
+            text = client.get_server_version(timeout=self._t())
+        except Exception as exc:  # noqa: BLE001 - pymilvus raises many types
+            if "UNIMPLEMENTED" in str(exc):  # Milvus Lite 2.5
+                return None
+            raise ArchiveUnreachable(connect.describe(self.target, exc)) from None
         digits = text.lstrip("v").split("-")[0].split(".")
         try:
             return tuple(int(d) for d in digits)

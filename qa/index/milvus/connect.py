@@ -9,6 +9,7 @@ down, too slow, refusing the token or (Lite) held by another process becomes one
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import warnings
@@ -25,12 +26,13 @@ _clients: dict[tuple[str, str], Any] = {}
 _lock = threading.Lock()
 
 
-def timeout_s() -> float:
-    """Seconds a call may take (``QA_MILVUS_TIMEOUT``, default 10)."""
+def timeout_s() -> int:
+    """Seconds a call may take, retries included (``QA_MILVUS_TIMEOUT``, default 10; whole seconds:
+    pymilvus bounds its retries by a timeout only when it is an int)."""
     try:
-        return max(0.1, float(os.environ.get("QA_MILVUS_TIMEOUT", "10")))
+        return max(1, math.ceil(float(os.environ.get("QA_MILVUS_TIMEOUT", "10"))))
     except ValueError:
-        return 10.0
+        return 10
 
 
 def pymilvus():

@@ -133,6 +133,10 @@ class _Build:
 
     def run(self, lock_wait: float) -> files.IndexReport:
         t0 = time.perf_counter()
+        version = self.archive.server_version()
+        if version is not None and version < (2, 4):
+            raise UserError(f"the Milvus at {self.target.shown} is version {'.'.join(map(str, version))}: the "
+                            "index needs 2.4 or later (sparse vectors for BM25, two vector fields)")
         self.meta.ensure()
         with Lease(self.meta, self.target.shown, lock_wait) as lease:
             self.lease = lease
@@ -298,10 +302,6 @@ class _Writer:
     def _ensure_collection(self, dim: int) -> None:
         if self.exists:
             return
-        version = self.b.archive.server_version()
-        if version is not None and version < (2, 4):
-            raise UserError(f"the Milvus at {self.b.target.shown} is version {'.'.join(map(str, version))}: the "
-                            "index needs 2.4 or later (sparse vectors for BM25, two vector fields)")
         shape = Shape(dim, sparse=True, ml_dim=multilingual.DIM if self.b.ml_on else None)
         self.b.archive.create(lambda c, m, t: create_passages(c, m, self.collection, shape, t))
         self.exists = True
