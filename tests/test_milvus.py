@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import textwrap
 import threading
 from dataclasses import asdict
 from pathlib import Path
@@ -322,3 +324,102 @@ def test_cli_index_then_ask_against_lite(lite_file, milvus, seeds_copy, hash_enc
     assert json.loads(capsys.readouterr().out)["results"] == []
     assert main(["--milvus", uri, "sources", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == len(list(seeds_copy.glob("*.txt")))
+
+
+def _lite_child(path: Path) -> int:
+    """The pid of this process's Milvus Lite server for ``path``."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    return server_manager_instance._servers[str(path.resolve())]._p.pid
+
+
+def test_a_lite_server_that_dies_under_questions_is_one_line(tmp_path, seeds_copy, hash_encoder, cache_dir,
+                                                            monkeypatch):
+    from qa.index.milvus.target import target
+
+    lite = tmp_path / "dying.db"
+    monkeypatch.setenv("QA_MILVUS_TIMEOUT", "2")
+    archive = backends.MilvusBackend(target(str(lite), {"QA_MILVUS_COLLECTION": "dying"}))
+    archive.build([seeds_copy])
+    engine = Engine(tmp_path, backend=archive)
+    assert engine.ask("Who is Lavrov?").citations
+    os.kill(_lite_child(lite), signal.SIGKILL)
+    with pytest.raises(ArchiveUnreachable) as down:
+        engine.ask("Who is Abe?")
+    assert str(lite) in str(down.value) and "\n" not in str(down.value)
+    with pytest.raises(ArchiveUnreachable):
+        engine.reload_if_changed()
+
+
+DYING_BUILD = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    import qa.index.build, qa.index.milvus.writer as writer
+    from qa.index.milvus.archive import Archive
+    from qa.index.milvus.target import target
+    from tests.conftest import HashEncoder
+
+    class Slow(HashEncoder):
+        def encode(self, texts, batch_size=32, progress=False):
+            time.sleep(0.3)
+            return super().encode(texts)
+
+    writer.WRITE_CHUNK = 6
+    real = Archive.insert
+    def insert(self, name, rows):
+        real(self, name, rows)
+        print("inserted", flush=True)
+    Archive.insert = insert
+    qa.index.build.load_encoder = lambda *a, **k: Slow()
+    sys.exit(writer.build_milvus([Path(sys.argv[1])], target(sys.argv[2])) and 0)
+""")
+
+
+@pytest.mark.heavy
+def test_milvus_gone_mid_build_never_answers_and_the_next_index_finishes(tmp_path, seeds_copy, hash_encoder,
+                                                                         cache_dir, monkeypatch):
+    """A Milvus Lite server killed under a build: the build fails in one line, the live build
+    answers, and the next `qa index` (another process) finishes the build."""
+    from qa.cli.main import main
+
+    lite = tmp_path / "gone.db"
+    monkeypatch.setenv("QA_MILVUS_COLLECTION", "gone")
+    monkeypatch.setenv("QA_MILVUS_URI", str(lite))
+    monkeypatch.setenv("QA_MILVUS_TIMEOUT", "3")
+    assert main(["index", str(seeds_copy)]) == 0
+    _release(lite)  # let the child process open the file
+    for i, animal in enumerate(ANIMALS):
+        (seeds_copy / f"extra{i}.txt").write_text(f"Extra {i}\n" + f"A {animal} was seen on the Kuril islands. " * 60)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", DYING_BUILD, str(seeds_copy), str(lite)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "inserted"  # the build is writing
+        assert proc.stdout.readline().strip() == "inserted"
+        children = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        for pid in children:
+            os.kill(int(pid), signal.SIGKILL)  # Milvus Lite, gone
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1 and "ArchiveUnreachable" in err and str(lite) in err
+    on_milvus = backends.backend_for(tmp_path)
+    assert on_milvus.current_name() == "v1"  # the dead build never answers
+    assert Engine(tmp_path, backend=on_milvus).search("bison", k=1, mode="bm25") == []
+    assert main(["index", str(seeds_copy)]) == 0  # the next qa index finishes it
+    engine = Engine(tmp_path, backend=on_milvus)
+    assert engine.version == "v2" and engine.search("bison", k=1, mode="bm25")[0].doc_id == "extra1"
+    build_files([seeds_copy], tmp_path / "fresh")
+    _same_content(backends.FilesBackend(tmp_path / "fresh"), on_milvus, hash_encoder)
+
+
+def _release(lite: Path) -> None:
+    """Stop this process's Lite server for ``lite`` (Lite serves one process at a time)."""
+    from milvus_lite.server_manager import server_manager_instance
+
+    from qa.index.milvus import connect
+    from qa.index.milvus.target import target
+
+    server_manager_instance.release_server(str(lite))
+    connect.forget(target(str(lite), {"QA_MILVUS_COLLECTION": "x"}))

@@ -20,6 +20,7 @@ from qa.errors import ArchiveUnreachable, MissingExtra
 from qa.index.milvus.target import Target
 
 INSTALL = "pip install 'news-qa[scale]'"
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _clients: dict[tuple[str, str], Any] = {}
@@ -82,9 +83,14 @@ def client(target: Target):
 
 
 def forget(target: Target) -> None:
-    """Drop the kept client of ``target`` (tests that stop a server)."""
+    """Close and drop the kept client of ``target`` (after its server stopped: a new one connects)."""
     with _lock:
-        _clients.pop((target.uri, target.token), None)
+        found = _clients.pop((target.uri, target.token), None)
+    if found is not None:
+        try:
+            found.close()
+        except Exception:  # noqa: BLE001 - closing a dead connection may fail; it is dropped either way
+            log.debug("closing the client of %s failed", target.shown)
 
 
 def call(target: Target, fn: Callable[[], T]) -> T:
