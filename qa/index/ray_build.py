@@ -77,6 +77,7 @@ class _Runtime:
                 self.ray.init(address=self.address, **kwargs)
             else:
                 cpus = int(os.environ.get("QA_RAY_CPUS") or os.cpu_count() or 1)
+                os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")  # 30 s is short on a busy machine
                 path = os.pathsep.join(p for p in sys.path if p)  # local workers import what the driver does
                 self.ray.init(num_cpus=cpus, object_store_memory=256 * 1024**2,
                               runtime_env={"env_vars": {"PYTHONPATH": path}}, **kwargs)
