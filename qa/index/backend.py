@@ -68,6 +68,7 @@ class MilvusBackend:
         self.target = target
         self.where = f"the Milvus collection {target.collection} at {target.shown}"
         self._meta = None
+        self._exists = False
 
     @property
     def meta(self):
@@ -79,8 +80,11 @@ class MilvusBackend:
         return self._meta
 
     def current_name(self) -> str | None:
-        if not self.meta.exists():
-            return None
+        """The live build's name (``v<number>``), or None (asked before every bot question)."""
+        if not self._exists:
+            self._exists = self.meta.exists()
+            if not self._exists:
+                return None
         live = self.meta.live()
         return f"v{live.version}" if live else None
 
@@ -101,6 +105,7 @@ class MilvusBackend:
     def reader(self, version):
         from qa.index.milvus.reader import MilvusReader
 
+        self.meta.archive.load(version.collection)
         stats = self.meta.get_blob(f"stats:{version.number}")
         if stats is None:
             raise IndexUnusable(f"{self.where}: the statistics of build {version.name} are missing; rebuild it "

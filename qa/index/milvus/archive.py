@@ -48,6 +48,12 @@ class Archive:
         """Run ``make(client, pymilvus, timeout)`` (a function of :mod:`.schema`)."""
         self._call(lambda: make(self.client, self.module, self._t()))
 
+    def load(self, name: str) -> None:
+        """Make sure ``name`` is loaded (searchable); the first load of a big collection takes a while."""
+        state = self._call(lambda: self.client.get_load_state(name, timeout=self._t()))
+        if "NotLoad" in str(state.get("state")):
+            self._call(lambda: self.client.load_collection(name, timeout=connect.load_timeout_s()))
+
     def list(self) -> list[str]:
         return self._call(lambda: self.client.list_collections(timeout=self._t()))
 

@@ -36,6 +36,15 @@ def timeout_s() -> int:
         return 10
 
 
+def load_timeout_s() -> int:
+    """Seconds to wait for Milvus to load a collection into memory (``QA_MILVUS_LOAD_TIMEOUT``, default
+    600: Milvus Lite takes ~13 s for 100,000 passages on 2 cores, a server loads once for all)."""
+    try:
+        return max(1, math.ceil(float(os.environ.get("QA_MILVUS_LOAD_TIMEOUT", "600"))))
+    except ValueError:
+        return 600
+
+
 def pymilvus():
     """The pymilvus module (the ``[scale]`` extra), its own console logging silenced."""
     try:

@@ -47,10 +47,14 @@ class Meta:
         self.name = meta_name(base)
 
     def exists(self) -> bool:
-        return self.archive.has(self.name)
+        """Whether the index has a meta collection (loaded, if so)."""
+        found = self.archive.has(self.name)
+        if found:
+            self.archive.load(self.name)
+        return found
 
     def ensure(self) -> None:
-        if not self.archive.has(self.name):
+        if not self.exists():
             self.archive.create(lambda c, m, t: create_meta(c, m, self.name, t))
 
     # ------------------------------------------------------------ plain values

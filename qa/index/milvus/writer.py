@@ -31,7 +31,7 @@ import numpy as np
 from embeddings import multilingual
 from embeddings.cache import text_key
 from embeddings.model import Encoder, model_dir, model_fingerprint, model_name
-from qa.errors import InputError, LockedError, UserError, model_errors
+from qa.errors import ArchiveUnreachable, InputError, LockedError, UserError, model_errors
 from qa.index import annotate
 from qa.index import build as files
 from qa.index.chunking import PIPELINE_VERSION, Passage, chunk_document, embed_text, normalize_ws
@@ -101,9 +101,12 @@ class Lease:
         self.meta.put({"lease": json.dumps({"owner": self.me, "at": time.time()})})
 
     def __exit__(self, *exc: object) -> None:
-        held = self.meta.get(["lease"]).get("lease")
-        if held and json.loads(held)["owner"] == self.me:
-            self.meta.delete(["lease"])
+        try:
+            held = self.meta.get(["lease"]).get("lease")
+            if held and json.loads(held)["owner"] == self.me:
+                self.meta.delete(["lease"])
+        except ArchiveUnreachable:  # Milvus is gone: the lease lapses by itself (LEASE_S, or this pid's end)
+            log.info("could not release the build lease on %s", self.shown)
 
 
 class _Build:
@@ -222,6 +225,8 @@ class _Writer:
         self.tokens_on = tokens_on  # what the rows get (an encoder without token states gives none)
         self.dim = dim
         self.exists = build.archive.has(collection)
+        if self.exists:
+            build.archive.load(collection)
 
     def cache_paths(self) -> tuple[Path, Path | None]:
         """The embedding caches of the main and multilingual models."""
