@@ -349,6 +349,7 @@ def test_a_lite_server_that_dies_under_questions_is_one_line(tmp_path, seeds_cop
     assert str(lite) in str(down.value) and "\n" not in str(down.value)
     with pytest.raises(ArchiveUnreachable):
         engine.reload_if_changed()
+    _release(lite)
 
 
 DYING_BUILD = textwrap.dedent("""
@@ -412,6 +413,7 @@ def test_milvus_gone_mid_build_never_answers_and_the_next_index_finishes(tmp_pat
     assert engine.version == "v2" and engine.search("bison", k=1, mode="bm25")[0].doc_id == "extra1"
     build_files([seeds_copy], tmp_path / "fresh")
     _same_content(backends.FilesBackend(tmp_path / "fresh"), on_milvus, hash_encoder)
+    _release(lite)
 
 
 def _release(lite: Path) -> None:

@@ -34,10 +34,11 @@ def ray_here(monkeypatch, tmp_path):
     """A local Ray of two CPUs whose files stay in this test's folders."""
     short = tempfile.mkdtemp(prefix="qa-ray-", dir="/tmp")  # Ray's socket paths must stay short
     monkeypatch.setenv("RAY_TMPDIR", short)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ~/.ray (the session's auth token)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # ~/.ray, should Ray write there
     monkeypatch.setenv("QA_RAY_CPUS", "2")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
     yield
+    assert not (tmp_path / "home" / ".ray").exists()  # the token was given in the environment
     shutil.rmtree(short, ignore_errors=True)
 
 
@@ -78,6 +79,9 @@ def test_ray_build_equals_the_plain_build_in_files_and_milvus(tmp_path, seeds_co
         assert on_milvus.index.dense(plain.encoder.encode([q])[0], 10) == plain.index.dense(
             plain.encoder.encode([q])[0], 10)
         assert on_milvus.ask(q) == plain.ask(q), q
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(str(tmp_path / "ray.db"))  # its Lite server need not outlive the test
 
 
 class KillingEncoder(TokenHashEncoder):

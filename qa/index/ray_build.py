@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import sys
 import warnings
 from collections.abc import Callable, Iterator
@@ -77,7 +78,11 @@ class _Runtime:
                 self.ray.init(address=self.address, **kwargs)
             else:
                 cpus = int(os.environ.get("QA_RAY_CPUS") or os.cpu_count() or 1)
-                os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")  # 30 s is short on a busy machine
+                if not os.environ.get("RAY_AUTH_TOKEN_PATH"):
+                    # Ray 2.60 authenticates its processes with a token, read once a process from
+                    # ~/.ray: a later runtime (another HOME) could not find it. One token for the
+                    # process's local runtimes, in the environment they inherit; ~/.ray untouched.
+                    os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
                 path = os.pathsep.join(p for p in sys.path if p)  # local workers import what the driver does
                 self.ray.init(num_cpus=cpus, object_store_memory=256 * 1024**2,
                               runtime_env={"env_vars": {"PYTHONPATH": path}}, **kwargs)

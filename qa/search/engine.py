@@ -244,7 +244,7 @@ class Engine:
             said = self._statements(index, query, space, where)
             if said is not None:
                 return said
-        cands, rows, weights, entities = self._candidates(index, query, k)
+        cands, rows, weights, entities = self._candidates(index, query, k, where)
         return answers.answer(query, cands, rows, weights, space, entities, passages=k, reader=self.reader)
 
     def draft(self, question: str, k: int = ASK_PASSAGES) -> answers.Draft | None:
@@ -259,7 +259,7 @@ class Engine:
         cands, rows, weights, entities = self._candidates(index, query, k)
         return answers.draft(query, cands, rows, weights, space, entities, passages=k, reader=self.reader)
 
-    def _candidates(self, index: IndexReader, query: Query, k: int):
+    def _candidates(self, index: IndexReader, query: Query, k: int, where: Where | None = None):
         """The ranked passages an answer is drawn from: candidates, their rows, the question's term
         weights and the sentences' entities."""
         cands = retrieve(index, query, max(k, RECENT_PASSAGES) if query.recent else k, Mode.RERANK,
