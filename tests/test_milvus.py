@@ -83,7 +83,7 @@ def _same_reads(fr, mr, enc) -> None:
     for q in QUERIES:
         v = enc.encode([q])[0]
         assert fr.dense(v, 12) == mr.dense(v, 12), q
-        assert same_ranking(fr.bm25(q, 12), mr.bm25(q, 12)), q
+        assert fr.bm25(q, 12) == mr.bm25(q, 12), q  # equal scores too: ordered as the files order them
         assert fr.cosines(v, rows[::3]) == mr.cosines(v, rows[::3])
         assert fr.idf_weights(q.split(), unknown=True) == mr.idf_weights(q.split(), unknown=True)
     for phrase in PHRASES:
@@ -128,12 +128,14 @@ def test_answers_and_results_are_the_files_answers(tmp_path, seeds_copy, milvus,
             on_files.search(q, k=5, mode=m) == on_milvus.search(q, k=5, mode=m) for m in ("rerank", "hybrid", "bm25"))
         if same:
             continue
-        # A difference must come from equal scores that the two order otherwise (fusion is by rank).
+        # A difference must come from equal cosines that FAISS orders otherwise (fusion is by rank):
+        # BM25's equal scores are put in the files' order.
         v = token_encoder.encode([q])[0]
-        lists = [(fr.bm25(q, 100), mr.bm25(q, 100)), (fr.dense(v, 100), mr.dense(v, 100))]
-        assert any(a != b for a, b in lists) and all(same_ranking(a, b) for a, b in lists), q
+        assert fr.bm25(q, 100) == mr.bm25(q, 100), q
+        dense, dense_m = fr.dense(v, 100), mr.dense(v, 100)
+        assert dense != dense_m and same_ranking(dense, dense_m), q
         differ.append(q)
-    assert len(differ) <= 5, differ  # the hash encoder's bag of words ties often; the real model: docs/scale.md
+    assert len(differ) <= 2, differ  # the bag-of-words vectors tie in cosine; real ones do not (docs/scale.md)
     assert on_milvus.sources() == on_files.sources() and on_milvus.stats() == on_files.stats()
 
 

@@ -24,7 +24,7 @@ from qa.index.milvus import expr
 from qa.index.milvus.archive import QUERY_LIMIT, Archive
 from qa.index.milvus.meta import Meta
 from qa.index.milvus.schema import SCALARS
-from qa.index.milvus.sparse import Bm25Stats
+from qa.index.milvus.sparse import Bm25Stats, rank
 from qa.index.passages import PassageRow
 from qa.index.where import Where
 from qa.text.terms import idf
@@ -32,6 +32,7 @@ from qa.types import CorpusStats, SourceInfo
 
 CACHED_ROWS = 8192
 BM25_MARGIN = 2  # BM25 candidates asked of Milvus per result wanted (its float sums and hashed terms differ)
+BM25_ALL = 1000  # up to this many rows, every passage matching a query term is scored (equal scores: the files' order)
 
 
 @dataclass
@@ -86,6 +87,7 @@ class MilvusReader:
         manifest = version.manifest
         self.collection = version.collection
         self.size = int(manifest["passages"])
+        self.row_span = int(manifest.get("milvus", {}).get("next_row", self.size))  # rows are 0..row_span-1
         self.has_multilingual = bool(manifest.get("multilingual"))
         self.annotated = bool(manifest.get("annotations"))
         self.lexical = Bm25Stats(int(stats["n"]), float(stats["avgdl"]), stats["df"])
@@ -132,14 +134,12 @@ class MilvusReader:
         terms = self.lexical.query_terms(query)
         if not terms or not self.size:
             return []
-        limit = min(QUERY_LIMIT, max(BM25_MARGIN * k, k + 20))
+        limit = min(QUERY_LIMIT, max(BM25_MARGIN * k, k + 20, self.row_span + 1 if self.row_span <= BM25_ALL else 0))
         hits = self.archive.search(self.collection, "sparse", self.lexical.query_vector(terms), limit,
                                    self._filter(where), ["title", "text"])
         scored = [(int(h["id"]), self.lexical.score(terms, embed_text(h["entity"]["title"], h["entity"]["text"])))
                   for h in hits]
-        scored = [(r, s) for r, s in scored if s > 0]
-        scored.sort(key=lambda x: (-x[1], x[0]))
-        return scored[:k]
+        return rank(scored, k, self.row_span, complete=len(hits) < limit)
 
     def cosines(self, qvec: np.ndarray, rows: list[int]) -> dict[int, float]:
         """Exact cosine of the query with the given passage rows."""

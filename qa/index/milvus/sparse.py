@@ -8,7 +8,7 @@ writes all with one. Terms are hashed to 31-bit ids (no vocabulary to keep in st
 
 Milvus finds the candidates; their scores are then computed here from their text exactly as
 ``qa.index.bm25.LexicalIndex`` computes them (same float32 steps, same float64 sum in query order),
-so both backends hand retrieval the same numbers.
+and ranked as it ranks them (:func:`rank`), so both backends hand retrieval the same numbers.
 """
 
 from __future__ import annotations
@@ -70,7 +70,8 @@ class Bm25Stats:
         return out
 
     def score(self, terms: list[str], text: str) -> float:
-        """The files backend's BM25 score of ``text`` (a passage's embedded text) for ``terms``."""
+        """The files backend's BM25 score of ``text`` (a passage's embedded text) for ``terms``: the
+        float64 sum it ranks by (it reports it as float32)."""
         tokens = tokenize(text)
         counts = Counter(tokens)
         length = np.float32(len(tokens))
@@ -83,4 +84,24 @@ class Bm25Stats:
             tf32 = np.float32(tf)
             w = self.idf32[t] * tf32 / (np.float32(K1) * (np.float32(1 - B) + np.float32(B) * length / avg) + tf32)
             total += float(w)
-        return float(np.float32(total))
+        return total
+
+
+TIES_EXACT_MAX = 200_000  # rows up to which ranking copies the files' order of equal scores
+
+
+def rank(scored: list[tuple[int, float]], k: int, rows: int, complete: bool) -> list[tuple[int, float]]:
+    """The ``k`` best of ``scored`` (row, float64 score): (row, float32 score), best first, zeros
+    dropped. When ``scored`` holds every matching row (``complete``) of a build whose rows are
+    ``0..rows-1``, the order is the files': numpy's partition of the same score array, which also
+    orders equal scores; otherwise equal scores go by row."""
+    if complete and 0 < rows <= TIES_EXACT_MAX and all(r < rows for r, _ in scored):
+        scores = np.zeros(rows)
+        for r, s in scored:
+            scores[r] = s
+        k = min(k, rows)
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(r), float(np.float32(scores[r]))) for r in top if scores[r] > 0]
+    best = sorted(((r, s) for r, s in scored if s > 0), key=lambda x: (-x[1], x[0]))[:k]
+    return [(r, float(np.float32(s))) for r, s in best]
