@@ -55,7 +55,7 @@ from bot.feedback import FeedbackStore
 from bot.limits import Allowlist, RateLimiter
 from bot.render import esc, render_answer, render_help, render_hits, render_passages, render_sources, render_start
 from qa.chat.conversation import Conversation, Conversations
-from qa.errors import QuestionError
+from qa.errors import ArchiveUnreachable, QuestionError, UserError
 from qa.question.query import MAX_QUESTION_CHARS, clean_question
 from qa.types import Answer
 
@@ -74,6 +74,7 @@ COMMANDS = (
     BotCommand("help", "How to use this bot"),
 )
 APOLOGY = "Sorry — something went wrong while answering that. Please try again in a moment."
+UNREACHABLE = "Sorry — the archive is unreachable right now. Please try again in a minute."
 PRIVATE_BOT = "Sorry, this is a private bot and you are not on its list of allowed users."
 NEW_CONVERSATION = "New conversation: your next question stands on its own."
 EXPIRED = "This answer is no longer in my memory — please ask the question again."
@@ -255,6 +256,8 @@ class QABot:
             with self._reload_lock:
                 if self.engine.reload_if_changed():
                     log.info("switched to index version %s", getattr(self.engine, "version", "?"))
+        except UserError as exc:  # e.g. the archive is unreachable: one line, the question will say so
+            log.warning("could not check for a new index (%s); keeping the current one", exc)
         except Exception:
             log.warning("could not switch to the new index; keeping the current one", exc_info=True)
 
@@ -505,9 +508,14 @@ class QABot:
     # ------------------------------------------------------------ errors
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log the traceback and apologise in the chat; the bot keeps running."""
+        """Log the traceback and apologise in the chat; the bot keeps running. An archive (Milvus)
+        that is down, slow or refuses the token is one log line, and the chat is told so."""
         uid = update.update_id if isinstance(update, Update) else None
-        log.error("error while handling update %s: %s", uid, context.error, exc_info=context.error)
+        unreachable = isinstance(context.error, ArchiveUnreachable)
+        if unreachable:
+            log.error("update %s: %s", uid, context.error)
+        else:
+            log.error("error while handling update %s: %s", uid, context.error, exc_info=context.error)
         if not isinstance(update, Update):
             return
         if update.callback_query is not None:
@@ -518,6 +526,6 @@ class QABot:
             return
         reply_to = update.effective_message
         try:
-            await self._send(context.bot, chat.id, [APOLOGY], reply_to)
+            await self._send(context.bot, chat.id, [UNREACHABLE if unreachable else APOLOGY], reply_to)
         except TelegramError as exc:
             log.warning("could not send the apology to chat %s: %s", chat.id, exc)

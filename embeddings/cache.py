@@ -61,6 +61,13 @@ class EmbeddingCache:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
+    def present(self, keys: list[str], tokens: bool = False) -> set[str]:
+        """Those of ``keys`` with a cached vector (and, with ``tokens``, token states)."""
+        have = {k for (k,) in self._select("SELECT key FROM vec", keys)}
+        if tokens:
+            have &= {k for (k,) in self._select("SELECT key FROM tok", keys)}
+        return have
+
     def put_many(self, items: dict[str, np.ndarray]) -> None:
         """Store vectors."""
         self._insert("INSERT OR REPLACE INTO vec VALUES (?, ?)",

@@ -85,6 +85,14 @@ class TokenIndex:
                 or not len(self.states) == len(self.scales) == len(self.ids) == int(offsets[-1])):
             raise ValueError(f"token states in {folder} are inconsistent")
 
+    @classmethod
+    def from_arrays(cls, states: np.ndarray, scales: np.ndarray, offsets: np.ndarray, ids: np.ndarray,
+                    df: np.ndarray) -> TokenIndex:
+        """A token index over arrays already in memory (a remote store's passages, fetched)."""
+        index = cls.__new__(cls)
+        index.states, index.scales, index.offsets, index.ids, index.df = states, scales, offsets, ids, df
+        return index
+
     @property
     def dim(self) -> int:
         """Dimension of the stored states."""

@@ -78,15 +78,23 @@ def calibrate_ef(index, base: np.ndarray, queries: np.ndarray, k: int = 10) -> i
     return EF_STEPS[-1]
 
 
-def search(index, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Top-``k`` (scores, rows) per query; rows are -1 where fewer exist."""
+def search(index, queries: np.ndarray, k: int, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Top-``k`` (scores, rows) per query; rows are -1 where fewer exist. ``rows``: search only these."""
     queries = np.ascontiguousarray(queries, dtype=np.float32)
     if queries.ndim == 1:
         queries = queries[None, :]
     k = max(1, min(k, index.ntotal)) if index.ntotal else 1
     if index.ntotal == 0:
         return np.zeros((len(queries), 0), np.float32), np.zeros((len(queries), 0), np.int64)
-    return index.search(queries, k)
+    if rows is None:
+        return index.search(queries, k)
+    faiss = _faiss()
+    selector = faiss.IDSelectorBatch(np.ascontiguousarray(rows, dtype=np.int64))
+    if hasattr(index, "hnsw"):
+        params = faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch)
+    else:
+        params = faiss.SearchParameters(sel=selector)
+    return index.search(queries, k, params=params)
 
 
 def save(index, path: Path) -> None:

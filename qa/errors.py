@@ -40,6 +40,18 @@ class FetchError(UserError):
     """A web page or feed that cannot be fetched or read (refused address, timeout, too large...)."""
 
 
+class ArchiveUnreachable(UserError):
+    """The Milvus archive is down, too slow or refuses the token; the message names its URI only."""
+
+
+class ClusterError(UserError):
+    """The Ray cluster cannot be reached, or a build on it failed (a worker died...)."""
+
+
+class MissingExtra(UserError):
+    """An option needs packages of an extra that is not installed (``pip install 'news-qa[scale]'``)."""
+
+
 @contextmanager
 def model_errors() -> Iterator[None]:
     """Turn the embedding layer's ``ModelError`` into :class:`ModelUnavailable` (a user error)."""

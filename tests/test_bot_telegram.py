@@ -20,7 +20,9 @@ import pytest
 
 from bot.app import ALLOWED_UPDATES, api_urls, build_application
 from bot.feedback import FeedbackStore
+from bot.handlers import UNREACHABLE
 from bot.render import MAX_MESSAGE
+from qa.errors import ArchiveUnreachable
 from qa.types import Answer, Citation, CorpusStats, Hit, SourceInfo
 from tests.botapi_server import BOT_USER, BotAPIServer
 
@@ -67,6 +69,9 @@ class FakeEngine:
             self.asked.append(question)
         if "boom" in question:
             raise RuntimeError("engine exploded")
+        if "archive down" in question:
+            raise ArchiveUnreachable("the archive is unreachable: no Milvus answered at http://milvus:19530 "
+                                     "within 10 s (is it running?)")
         if "slow" in question:
             time.sleep(1.0)
         if "nothing" in question:
@@ -457,6 +462,21 @@ def test_engine_error_apologises_and_keeps_answering(server, start_bot, engine, 
     server.inject_text(42, "and now a normal question")
     msgs = server.wait_for_messages(42, 2)
     assert "You asked: and now a normal question" in msgs[1].result["text"]
+
+
+def test_unreachable_archive_is_said_in_one_line_and_the_bot_keeps_running(server, start_bot, engine, caplog):
+    engine.reload_error = ArchiveUnreachable("the Milvus archive at http://milvus:19530 did not answer within 10 s")
+    start_bot()
+    with caplog.at_level(logging.WARNING, logger="bot.handlers"):
+        server.inject_text(42, "archive down: who spoke?")
+        (reply,) = server.wait_for_messages(42, 1)
+    assert reply.result["text"] == UNREACHABLE
+    logged = [r for r in caplog.records if "milvus:19530" in r.getMessage()]
+    assert logged and not any(r.exc_info for r in logged)  # one line each: no traceback
+    engine.reload_error = None
+    server.inject_text(42, "and once it is back?")
+    msgs = server.wait_for_messages(42, 2)
+    assert "You asked: and once it is back?" in msgs[1].result["text"]
 
 
 def test_failed_reload_keeps_the_old_index(server, start_bot, engine, caplog):

@@ -32,16 +32,47 @@ def _result_count(text: str) -> int:
     return k
 
 
+def _day(text: str) -> str:
+    """``--since``/``--until``: a date as YYYY-MM-DD."""
+    import datetime
+
+    try:
+        return datetime.date.fromisoformat(text).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a date as YYYY-MM-DD, not {text!r}") from None
+
+
+def _filters(parser: argparse.ArgumentParser) -> None:
+    """The article filters of ``qa ask`` and ``qa search`` (pushed down to the index as it searches)."""
+    parser.add_argument("--since", type=_day, metavar="YYYY-MM-DD", help="only articles published on or after")
+    parser.add_argument("--until", type=_day, metavar="YYYY-MM-DD", help="only articles published on or before")
+    parser.add_argument("--outlet", action="append", default=[], metavar="NAME",
+                        help="only articles of this outlet (repeat for several)")
+
+
+def _where(args):
+    """The filter the options give, or None."""
+    if not (args.since or args.until or args.outlet):
+        return None
+    from qa.index.where import Where
+
+    return Where(args.since, args.until, tuple(args.outlet))
+
+
 def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="qa", description="Cited answers from news articles.")
     p.add_argument("--index-dir", type=Path, default=None,
                    help="index folder (default: $QA_INDEX_DIR or .qa-index beside the seeds)")
+    p.add_argument("--milvus", metavar="URI", default=None,
+                   help="keep the index in Milvus instead: NAME.db (Milvus Lite) or http://host:19530 "
+                        "(default: $QA_MILVUS_URI; token in $QA_MILVUS_TOKEN; needs the [scale] extra)")
     p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     a = sub.add_parser("ask", help="answer a question with cited sentences")
     a.add_argument("question", nargs="+")
     a.add_argument("--json", action="store_true", help="print the Answer as JSON")
+    _filters(a)
 
     c = sub.add_parser("chat", help="a conversation: follow-up questions answered against the ones before")
     c.add_argument("--json", action="store_true", help="one question per line of stdin, one Answer JSON per line")
@@ -52,11 +83,15 @@ def _parser(with_plugins: bool = True) -> argparse.ArgumentParser:
     s.add_argument("--batch", type=Path, help="BEIR queries.jsonl: one JSON line of results per query")
     s.add_argument("--mode", choices=["rerank", "hybrid", "dense", "bm25"], default="rerank")
     s.add_argument("--json", action="store_true")
+    _filters(s)
 
     i = sub.add_parser("index", help="build or refresh the index")
     i.add_argument("paths", nargs="*", type=Path, help="folders of articles or BEIR .jsonl corpora")
     i.add_argument("--full", action="store_true", help="rebuild everything, reusing nothing from the last build")
     i.add_argument("--wait", type=float, default=0.0, help="seconds to wait for another indexer")
+    i.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                   help="embed and annotate on Ray: a running cluster's host:port, else $RAY_ADDRESS, else a "
+                        "local runtime (needs the [scale] extra)")
 
     sub.add_parser("sources", help="list the indexed articles").add_argument("--json", action="store_true")
 
@@ -94,7 +129,8 @@ def _plugins() -> list:
 def _wants_plugins(argv: list[str]) -> bool:
     """Whether the command line names a command that is not built in, or asks for help (looking up
     entry points costs ~40 ms, which ``qa ask`` does not pay)."""
-    words = [a for i, a in enumerate(argv) if not a.startswith("-") and (i == 0 or argv[i - 1] != "--index-dir")]
+    words = [a for i, a in enumerate(argv)
+             if not a.startswith("-") and (i == 0 or argv[i - 1] not in ("--index-dir", "--milvus"))]
     return not words or words[0] not in COMMANDS or "-h" in argv or "--help" in argv
 
 
@@ -122,7 +158,7 @@ def _engine(args):
 
 def cmd_ask(args) -> int:
     engine = _engine(args)
-    answer = engine.ask(" ".join(args.question))
+    answer = engine.ask(" ".join(args.question), where=_where(args))
     if args.json:
         print(json.dumps(asdict(answer), ensure_ascii=False))
         return 0
@@ -144,7 +180,7 @@ def cmd_search(args) -> int:
         return _search_batch(engine, args)
     if not args.query:
         raise UserError("give a QUERY or --batch FILE")
-    hits = engine.search(" ".join(args.query), k=args.k, mode=args.mode)
+    hits = engine.search(" ".join(args.query), k=args.k, mode=args.mode, where=_where(args))
     if args.json:
         print(json.dumps({"query": " ".join(args.query), "results": [asdict(h) for h in hits]}, ensure_ascii=False))
         return 0
@@ -170,21 +206,23 @@ def _search_batch(engine, args) -> int:
             raise UserError(f"{args.batch}:{n}: not a BEIR query line ({exc})") from exc
     for start in range(0, len(queries), 64):
         part = queries[start : start + 64]
-        results = engine.search_many([t for _, t in part], k=args.k, mode=args.mode)
+        results = engine.search_many([t for _, t in part], k=args.k, mode=args.mode, where=_where(args))
         for (qid, _), hits in zip(part, results):
             print(json.dumps({"query_id": qid, "results": [asdict(h) for h in hits]}, ensure_ascii=False))
     return 0
 
 
 def cmd_index(args) -> int:
-    from qa.index.build import build_index
-    from qa.index.store import default_index_dir, open_current
+    from qa.index.backend import FilesBackend, backend_for
+    from qa.index.store import default_index_dir
     from qa.ingest.corpus import project_seeds
 
     root = args.index_dir or default_index_dir(project_seeds())
+    backend = backend_for(root)
     paths = list(args.paths)
     if not paths:
-        live = open_current(root) if (root / "CURRENT").exists() else None
+        live = backend.open_current() if not isinstance(backend, FilesBackend) or (root / "CURRENT").exists() \
+            else None
         recorded = [Path(p) for p in (live.manifest.get("sources", []) if live else [])]
         paths = [p for p in recorded if p.exists()] or [project_seeds()]
     err = _console(stderr=True)
@@ -193,12 +231,13 @@ def cmd_index(args) -> int:
         with bars.above():
             err.print(f"[yellow]warning:[/] {msg}", markup=True)
 
-    report = build_index(paths, root, full=args.full, progress=_progress(args), warn=warn, lock_wait=args.wait)
+    report = backend.build(paths, full=args.full, progress=_progress(args), warn=warn, lock_wait=args.wait,
+                           ray=args.ray)
     if report.up_to_date:
-        print(f"Index at {root} is up to date: {report.documents} documents, {report.passages} passages "
+        print(f"Index at {backend.where} is up to date: {report.documents} documents, {report.passages} passages "
               f"({report.seconds:.2f} s).")
         return 0
-    print(f"Indexed {_n(report.documents, 'document')}, {_n(report.passages, 'passage')} into {root} in "
+    print(f"Indexed {_n(report.documents, 'document')}, {_n(report.passages, 'passage')} into {backend.where} in "
           f"{report.seconds:.1f} s: {_n(report.embedded, 'passage')} embedded "
           f"({report.embedded_multilingual} multilingual), {report.reused} reused; "
           f"{len(report.added)} added, {len(report.changed)} changed, {len(report.removed)} removed, "
@@ -272,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.milvus is not None:
+        os.environ["QA_MILVUS_URI"] = args.milvus  # the bot, fetch and update of this process use it too
     try:
         return args.func(args) if hasattr(args, "func") else COMMANDS[args.command](args)
     except UserError as exc:

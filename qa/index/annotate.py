@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 SPEAKERS_VERSION = 1  # bump when qa/index/speakers.py changes what it finds
 _MEMO_MAX = 2_000  # documents whose analysis a process remembers (a rebuild in the same process)
 _memo: dict[str, Analysis] = {}
+_given: dict[str, Analysis] = {}  # made elsewhere (Ray workers): used, never evicted, until cleared
 
 Entity = tuple[int, int, str]  # start, end (in the sentence's text), spaCy label (PERSON, GPE, DATE...)
 
@@ -58,7 +59,9 @@ class Analysis:
 
 def analyse(sentences: list[str], batch_size: int = 64) -> Analysis:
     """Parse a document's sentences (in reading order) once: their entities and their speakers."""
-    key = sentence_key("\n".join(sentences))
+    key = document_key(sentences)
+    if key in _given:
+        return _given[key]
     if key in _memo:
         return _memo[key]
     docs = list(nlp().pipe(sentences, batch_size=batch_size))
@@ -68,3 +71,18 @@ def analyse(sentences: list[str], batch_size: int = 64) -> Analysis:
         _memo.clear()
     _memo[key] = found
     return found
+
+
+def document_key(sentences: list[str]) -> str:
+    """The key of a document's analysis: its sentences, in order."""
+    return sentence_key("\n".join(sentences))
+
+
+def preload(found: dict[str, Analysis]) -> None:
+    """Analyses made elsewhere (``qa index --ray``), by :func:`document_key`: ``analyse`` returns them."""
+    _given.update(found)
+
+
+def forget_preloaded() -> None:
+    """Drop the analyses given by :func:`preload` (at the end of a build)."""
+    _given.clear()

@@ -84,11 +84,14 @@ class LexicalIndex:
         weights = [self.data[self.indptr[i] : self.indptr[i + 1]] for i in ids]
         return np.bincount(np.concatenate(rows), weights=np.concatenate(weights), minlength=self.num_docs)
 
-    def search(self, query: str, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` (rows, scores) for ``query``; empty when no query term is known."""
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (rows, scores) for ``query``; empty when no query term is known. ``allowed``: a
+        mask of the rows that may be returned."""
         scores = self.scores(query)
         if scores is None:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
+        if allowed is not None:
+            scores = np.where(allowed, scores, 0.0)
         k = min(k, self.num_docs)
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -238,17 +238,22 @@ def plan(paths: list[Path], root: Path, full: bool, model_fp: str, multilingual_
 
 def build_index(paths: list[Path], root: Path, full: bool = False, progress: bool = False,
                 warn: Callable[[str], None] = log.warning, encoder: Encoder | None = None,
-                lock_wait: float = 0.0, multilingual_vectors: bool = True) -> IndexReport:
-    """Build or refresh the index at ``root`` from ``paths``; publish atomically.
+                lock_wait: float = 0.0, multilingual_vectors: bool = True, ray: str | None = None) -> IndexReport:
+    """Build or refresh the index folder ``root`` from ``paths``; publish atomically.
 
-    ``multilingual_vectors=False`` skips the vectors that serve questions not in English.
+    ``multilingual_vectors=False`` skips the vectors that serve questions not in English; ``ray``
+    embeds and annotates on a Ray cluster (``""``: a local runtime; qa/index/ray_build.py).
+    ``qa.index.backend.build_index`` chooses between this and Milvus.
     """
     with model_errors():
-        return _build(paths, root, full, progress, warn, encoder, lock_wait, multilingual_vectors)
+        try:
+            return _build(paths, root, full, progress, warn, encoder, lock_wait, multilingual_vectors, ray)
+        finally:
+            annotate.forget_preloaded()
 
 
 def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Callable[[str], None],
-           encoder: Encoder | None, lock_wait: float, multilingual_vectors: bool) -> IndexReport:
+           encoder: Encoder | None, lock_wait: float, multilingual_vectors: bool, ray: str | None) -> IndexReport:
     t0 = time.perf_counter()
     report = IndexReport()
     ml_on = multilingual_vectors and multilingual.available()
@@ -270,7 +275,7 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
             where = ", ".join(str(p) for p in paths)
             raise InputError(f"no usable articles in {where} (.txt, .md, .html or a BEIR .jsonl); "
                              "the previous index, if any, is unchanged")
-        _changes(report, pl.previous_docs, docs)
+        changes(report, pl.previous_docs, docs)
         passages: list[tuple[Document, Passage]] = [(d, p) for d in docs for p in chunk_document(d)]
         texts = [embed_text(d.title, p.text) for d, p in passages]
         keys = [text_key(t) for t in texts]
@@ -286,15 +291,24 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
 
         want_tokens = pl.tokens_setting and len(texts) <= TOKEN_STATES_MAX
         live_keys = _live_keys(live) if reuse and live else []
-        main = embed(texts, keys, _previous_vectors(live, live_keys, "vectors.faiss") if live_keys else {},
-                     main_encoder, _cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress,
+        previous = _previous_vectors(live, live_keys, "vectors.faiss") if live_keys else {}
+        if ray is not None:
+            from qa.index.ray_build import precompute
+
+            same = reuse and old.get("annotations") == pl.annotations_fp
+            parse = [d for d in docs if not same or d.doc_id in report.added or d.doc_id in report.changed]
+            precompute(ray, [t for t, k in zip(texts, keys) if k not in previous],
+                       (cache_file(mfp), cache_file(pl.multilingual_fp) if ml_on else None), want_tokens,
+                       parse if pl.annotations_fp else [], encoder, progress)
+        main = embed(texts, keys, previous,
+                     main_encoder, cache_file(mfp), old.get("model", {}).get("dim") if reuse else None, progress,
                      _previous_tokens(live, live_keys) if live_keys and want_tokens else {} if want_tokens else None)
         report.embedded, report.reused = main.embedded, main.reused
         ml = None
         if ml_on:
             ml_reuse = reuse and old.get("multilingual", {}).get("fingerprint") == pl.multilingual_fp
             ml = embed(texts, keys, _previous_vectors(live, live_keys, "vectors_ml.faiss") if ml_reuse and live_keys
-                       else {}, multilingual.MultilingualEncoder, _cache_file(pl.multilingual_fp), multilingual.DIM,
+                       else {}, multilingual.MultilingualEncoder, cache_file(pl.multilingual_fp), multilingual.DIM,
                        progress, desc="embedding (multilingual)")
             report.embedded_multilingual = ml.embedded
 
@@ -313,7 +327,7 @@ def _build(paths: list[Path], root: Path, full: bool, progress: bool, warn: Call
     return report
 
 
-def _changes(report: IndexReport, previous_docs: dict, docs: list[Document]) -> None:
+def changes(report: IndexReport, previous_docs: dict, docs: list[Document]) -> None:
     """Fill the report's added, changed and removed documents."""
     for d in docs:
         if d.doc_id not in previous_docs:
@@ -367,6 +381,19 @@ def write_annotations(build: Path, docs: list[Document], live: Version | None, u
         except (IndexUnusable, sqlite3.DatabaseError) as exc:
             log.info("not reusing the previous annotations (%s)", exc)
             known, unchanged = {}, set()
+    entity_rows, speaker_rows = annotation_rows(docs, known, kept, unchanged, progress)
+    db = sqlite3.connect(build / "passages.sqlite")
+    with db:
+        db.executemany("INSERT INTO sentence_entities VALUES (?,?)", entity_rows.items())
+        db.executemany("INSERT OR IGNORE INTO speakers VALUES (?,?,?)", speaker_rows)
+    db.close()
+
+
+def annotation_rows(docs: list[Document], known: dict[str, str], kept: list[tuple[str, int, str]],
+                    unchanged: set[str], progress: bool = False) -> tuple[dict[str, str], list[tuple[str, int, str]]]:
+    """Entity rows (sentence key -> JSON spans) and speaker rows (doc_id, sentence start, name) of
+    ``docs``: the documents in ``unchanged`` whose sentences are all in ``known`` keep those and
+    their ``kept`` speakers, the others are parsed (``progress``: a bar of the documents parsed)."""
     entity_rows: dict[str, str] = {}
     speaker_rows = list(kept)
     to_parse = sum(1 for d in docs if d.doc_id not in unchanged)
@@ -389,11 +416,7 @@ def write_annotations(build: Path, docs: list[Document], live: Version | None, u
             speaker_rows = [r for r in speaker_rows if r[0] != d.doc_id]  # parsed again: none of the old rows stay
             speaker_rows += [(d.doc_id, a, name) for (a, _), names in zip(spans, found.speakers) for name in names]
             bar.update()
-    db = sqlite3.connect(build / "passages.sqlite")
-    with db:
-        db.executemany("INSERT INTO sentence_entities VALUES (?,?)", entity_rows.items())
-        db.executemany("INSERT OR IGNORE INTO speakers VALUES (?,?,?)", speaker_rows)
-    db.close()
+    return entity_rows, speaker_rows
 
 
 def _damaged_files(version: Path, manifest: dict) -> list[str]:
@@ -474,7 +497,7 @@ def embed(texts: list[str], keys: list[str], known: dict[str, np.ndarray], get_e
                     len(keys) - len(missing))
 
 
-def _cache_file(mfp: str) -> Path:
+def cache_file(mfp: str) -> Path:
     from embeddings.model import cache_dir
 
     return cache_dir() / "embeddings" / f"{mfp}.sqlite"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 
 import numpy as np
 
@@ -18,6 +19,7 @@ from qa.index.annotate import sentence_key
 from qa.index.bm25 import LexicalIndex
 from qa.index.passages import PassageRow
 from qa.index.store import IndexUnusable, Version, open_db, read_sources, read_stats
+from qa.index.where import Where
 from qa.text.terms import idf
 from qa.types import CorpusStats, SourceInfo
 
@@ -37,6 +39,8 @@ class IndexReader:
 
     def __init__(self, version: Version) -> None:
         self.version = version
+        self._masks: dict[Where, np.ndarray] = {}
+        self._where_lock = threading.Lock()
         path = version.path
         self.db: sqlite3.Connection = open_db(path / "passages.sqlite")
         try:
@@ -80,25 +84,50 @@ class IndexReader:
         if len(sizes) != 1:
             raise IndexUnusable(_rebuild(f"index files in {path} disagree on the number of passages"))
 
+    @property
+    def has_multilingual(self) -> bool:
+        """Whether the version has multilingual vectors (questions in another script)."""
+        return self.ml_index is not None
+
     def close(self) -> None:
         self.db.close()
 
     # ------------------------------------------------------------ search
 
-    def dense(self, qvec: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The ``k`` nearest passages to a MiniLM vector: (row, cosine), best first."""
-        scores, rows = vector_index.search(self.dense_index, qvec, k)
+    def dense(self, qvec: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
+        """The ``k`` nearest passages to a MiniLM vector: (row, cosine), best first (``where``: of the
+        articles it admits)."""
+        allowed = self._admitted_rows(where)
+        scores, rows = vector_index.search(self.dense_index, qvec, k, allowed)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
-    def dense_ml(self, mlvec: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def dense_ml(self, mlvec: np.ndarray, k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """The same over the multilingual vectors."""
-        scores, rows = vector_index.search(self.ml_index, mlvec, k)
+        allowed = self._admitted_rows(where)
+        scores, rows = vector_index.search(self.ml_index, mlvec, k, allowed)
         return [(int(r), float(s)) for r, s in zip(rows[0], scores[0]) if r >= 0]
 
-    def bm25(self, query: str, k: int) -> list[tuple[int, float]]:
+    def bm25(self, query: str, k: int, where: Where | None = None) -> list[tuple[int, float]]:
         """The ``k`` best passages by BM25: (row, score), best first."""
-        rows, scores = self.lexical.search(query, k)
+        rows, scores = self.lexical.search(query, k, self._admitted(where))
         return [(int(r), float(s)) for r, s in zip(rows, scores)]
+
+    def _admitted(self, where: Where | None) -> np.ndarray | None:
+        """A mask of the rows whose article ``where`` admits (None: no filter)."""
+        if not where:
+            return None
+        with self._where_lock:
+            if where not in self._masks:
+                mask = np.zeros(self.size, bool)
+                q = "SELECT p.row, d.date, d.source FROM passages p JOIN docs d ON d.doc_id = p.doc_id"
+                for row, date, source in self.db.execute(q):
+                    mask[row] = where.admits(date, source)
+                self._masks = {**dict(list(self._masks.items())[-7:]), where: mask}
+            return self._masks[where]
+
+    def _admitted_rows(self, where: Where | None) -> np.ndarray | None:
+        mask = self._admitted(where)
+        return None if mask is None else np.flatnonzero(mask)
 
     def cosines(self, qvec: np.ndarray, rows: list[int]) -> dict[int, float]:
         """Exact cosine of the query with the given passage rows."""

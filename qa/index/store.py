@@ -81,7 +81,7 @@ def open_current(root: Path) -> Version | None:
     return Version(path, read_manifest(path))
 
 
-def check_compatible(manifest: dict, model_name: str, model_fp: str, dim: int | None, root: Path) -> None:
+def check_compatible(manifest: dict, model_name: str, model_fp: str, dim: int | None, root: Path | str) -> None:
     """Refuse an index built with another format or model, naming the fix."""
     fmt = manifest.get("format_version")
     if fmt != FORMAT_VERSION:

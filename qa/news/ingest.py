@@ -114,11 +114,12 @@ def fetch_articles(urls: list[str], news_dir: Path, fetcher: Fetcher, workers: i
 
 def index_paths(index_dir: Path, news_dir: Path) -> list[Path]:
     """The sources the index records (the seeds if there is no index yet), plus the news folder."""
-    from qa.index.store import IndexUnusable, open_current
+    from qa.index.backend import backend_for
+    from qa.index.store import IndexUnusable
     from qa.ingest.corpus import project_seeds
 
     try:
-        live = open_current(index_dir)
+        live = backend_for(index_dir).open_current()
     except IndexUnusable:
         live = None
     paths = [Path(p) for p in (live.manifest.get("sources", []) if live else []) if Path(p).exists()]
@@ -133,7 +134,7 @@ def index_paths(index_dir: Path, news_dir: Path) -> list[Path]:
 def index_news(index_dir: Path, news_dir: Path, progress: bool = False, warn: Callable[[str], None] | None = None,
                lock_wait: float = 120.0, encoder=None):  # noqa: ANN001 (an embeddings Encoder)
     """Refresh the index with the news folder (and the sources it already has); an IndexReport."""
-    from qa.index.build import build_index
+    from qa.index.backend import build_index
 
     kwargs = {"warn": warn} if warn else {}
     return build_index(index_paths(index_dir, news_dir), index_dir, progress=progress, lock_wait=lock_wait,

@@ -19,10 +19,12 @@ import numpy as np
 
 from qa import answer as answers
 from qa.errors import IndexUnusable, model_errors
+from qa.index.backend import Backend, backend_for
 from qa.index.chunking import embed_text
 from qa.index.passages import PassageRow, draw
 from qa.index.reader import IndexReader
-from qa.index.store import check_compatible, current_version_name, default_index_dir, open_current
+from qa.index.store import check_compatible, default_index_dir
+from qa.index.where import Where
 from qa.ingest.corpus import project_seeds
 from qa.question.query import MAX_QUESTION_CHARS, Query, clean_question, parse_query  # noqa: F401 (re-exported)
 from qa.search.retrieve import Mode, hits, multilingual, retrieve
@@ -39,8 +41,10 @@ RECENT_PASSAGES = 20  # for a question about the present: where to look for the 
 class Engine:
     """Search and answer over one index folder."""
 
-    def __init__(self, index_dir: Path, encoder_loader: Callable | None = None) -> None:
+    def __init__(self, index_dir: Path, encoder_loader: Callable | None = None,
+                 backend: Backend | None = None) -> None:
         self.index_dir = Path(index_dir)
+        self.backend = backend or backend_for(self.index_dir)  # the folder, or Milvus (QA_MILVUS_URI)
         self._encoder_loader = encoder_loader
         self._encoder = None
         self._ml_encoder = None
@@ -59,26 +63,25 @@ class Engine:
         """Open the index (building it from the seeds first if there is none)."""
         seeds = project_seeds()
         root = Path(index_dir) if index_dir else default_index_dir(seeds)
-        if current_version_name(root) is None:
+        backend = backend_for(root)
+        if backend.current_name() is None:
             if not build_if_missing:
-                raise IndexUnusable(f"no index at {root}; build it with `qa index`")
+                raise IndexUnusable(f"no index at {backend.where}; build it with `qa index`")
             if notify:
-                notify(f"No index at {root} yet: building it from {seeds} (first use only)...")
-            from qa.index.build import build_index
-
-            build_index([seeds], root, progress=progress, lock_wait=600)
-        return cls(root)
+                notify(f"No index at {backend.where} yet: building it from {seeds} (first use only)...")
+            backend.build([seeds], progress=progress, lock_wait=600)
+        return cls(root, backend=backend)
 
     def _open(self) -> IndexReader:
         from embeddings.model import model_dir, model_fingerprint, model_name
 
-        version = open_current(self.index_dir)
+        version = self.backend.open_current()
         if version is None:
-            raise IndexUnusable(f"no index at {self.index_dir}; build it with `qa index`")
+            raise IndexUnusable(f"no index at {self.backend.where}; build it with `qa index`")
         with model_errors():
             mpath = model_dir()
-            check_compatible(version.manifest, model_name(mpath), model_fingerprint(mpath), None, self.index_dir)
-        return IndexReader(version)
+            check_compatible(version.manifest, model_name(mpath), model_fingerprint(mpath), None, self.backend.where)
+        return self.backend.reader(version)
 
     @property
     def version(self) -> str:
@@ -91,11 +94,11 @@ class Engine:
 
     def reload_if_changed(self) -> bool:
         """Switch to a newer index version if one was published; True if switched."""
-        name = current_version_name(self.index_dir)
+        name = self.backend.current_name()
         if name is None or name == self._index.version.name:
             return False
         with self._reload_lock:
-            if current_version_name(self.index_dir) == self._index.version.name:
+            if self.backend.current_name() == self._index.version.name:
                 return False
             new = self._open()
             old, self._index = self._index, new
@@ -218,27 +221,30 @@ class Engine:
         """``question`` parsed, with the vectors ``mode`` needs."""
         return self._encode(self._index, [parse_query(question)], Mode(mode))[0]
 
-    def search(self, query: str, k: int = 10, mode: str | Mode = Mode.RERANK) -> list[Hit]:
-        """Top ``k`` passages for ``query`` (passages that overlap are folded into one result)."""
-        return self.search_many([query], k, mode)[0]
+    def search(self, query: str, k: int = 10, mode: str | Mode = Mode.RERANK, where: Where | None = None) -> list[Hit]:
+        """Top ``k`` passages for ``query`` (passages that overlap are folded into one result; ``where``:
+        only from the articles it admits)."""
+        return self.search_many([query], k, mode, where)[0]
 
-    def search_many(self, queries: list[str], k: int = 10, mode: str | Mode = Mode.RERANK) -> list[list[Hit]]:
+    def search_many(self, queries: list[str], k: int = 10, mode: str | Mode = Mode.RERANK,
+                    where: Where | None = None) -> list[list[Hit]]:
         """``search`` for many queries, embedding them in one batch."""
         mode = Mode(mode)
         index = self._index
         parsed = self._encode(index, [parse_query(q) for q in queries], mode)
-        return [hits(index, retrieve(index, q, draw(k), mode, self._starts(q)), k) for q in parsed]
+        return [hits(index, retrieve(index, q, draw(k), mode, self._starts(q), where), k) for q in parsed]
 
-    def ask(self, question: str, k: int = ASK_PASSAGES) -> Answer:
-        """An extractive, cited answer to ``question`` (or an honest abstention)."""
+    def ask(self, question: str, k: int = ASK_PASSAGES, where: Where | None = None) -> Answer:
+        """An extractive, cited answer to ``question`` (or an honest abstention), from the articles
+        ``where`` admits (all by default)."""
         index = self._index
         query = self._encode(index, [parse_query(question)], Mode.RERANK)[0]
         space = self._space(query)
         if query.speaker is not None:
-            said = self._statements(index, query, space)
+            said = self._statements(index, query, space, where)
             if said is not None:
                 return said
-        cands, rows, weights, entities = self._candidates(index, query, k)
+        cands, rows, weights, entities = self._candidates(index, query, k, where)
         return answers.answer(query, cands, rows, weights, space, entities, passages=k, reader=self.reader)
 
     def draft(self, question: str, k: int = ASK_PASSAGES) -> answers.Draft | None:
@@ -253,20 +259,24 @@ class Engine:
         cands, rows, weights, entities = self._candidates(index, query, k)
         return answers.draft(query, cands, rows, weights, space, entities, passages=k, reader=self.reader)
 
-    def _candidates(self, index: IndexReader, query: Query, k: int):
+    def _candidates(self, index: IndexReader, query: Query, k: int, where: Where | None = None):
         """The ranked passages an answer is drawn from: candidates, their rows, the question's term
         weights and the sentences' entities."""
         cands = retrieve(index, query, max(k, RECENT_PASSAGES) if query.recent else k, Mode.RERANK,
-                         self._starts(query))
+                         self._starts(query), where)
         rows = index.passages([c.row for c in cands])
         entities = index.entities([t for c in cands for _, _, t in rows[c.row].sentences])
         return cands, rows, index.idf_weights(query.terms, unknown=True), entities
 
-    def _statements(self, index: IndexReader, query: Query, space: answers.Space) -> Answer | None:
+    def _statements(self, index: IndexReader, query: Query, space: answers.Space,
+                    where: Where | None = None) -> Answer | None:
         """"What did X say": the passages naming X, compared with the question (or with "X topic"
         when it has a topic), for :func:`qa.answer.statements`."""
         who = query.speaker
         named = sorted(set(index.rows_mentioning(who.surname)) | set(index.rows_spoken_by(who.surname)))
+        if where and named:
+            found = index.passages(named)
+            named = [r for r in named if where.admits(found[r].date, found[r].source)]
         if not named:
             return answers.abstention(query.text, answers.not_named(who.name))
         if space.multilingual:

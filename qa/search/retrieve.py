@@ -14,6 +14,7 @@ from enum import StrEnum
 
 from qa.index.passages import Candidate, draw, fold_overlaps, to_hit
 from qa.index.reader import IndexReader
+from qa.index.where import Where
 from qa.question.query import Query
 from qa.search.fusion import fuse
 from qa.search.scorers import (
@@ -57,37 +58,40 @@ PATHS = {Mode.HYBRID: Path(True, True, "rrf"), Mode.DENSE: Path(True, False, "de
 
 def multilingual(index: IndexReader, query: Query) -> bool:
     """Whether ``query`` takes the multilingual path (another script, and vectors for it)."""
-    return query.foreign and index.ml_index is not None
+    return query.foreign and index.has_multilingual
 
 
 def retrieve(index: IndexReader, query: Query, k: int, mode: Mode = Mode.RERANK,
-             starts: TokenStarts | None = None) -> list[Candidate]:
-    """The top ``k`` passages for ``query`` (``starts``: see :func:`qa.search.scorers.sentence_scores`)."""
+             starts: TokenStarts | None = None, where: Where | None = None) -> list[Candidate]:
+    """The top ``k`` passages for ``query`` (``starts``: see :func:`qa.search.scorers.sentence_scores`;
+    ``where``: only from the articles it admits, a filter the index applies as it searches)."""
     if mode is not Mode.BM25 and multilingual(index, query):
-        return _multilingual(index, query, k)
+        return _multilingual(index, query, k, where)
     if mode is Mode.BM25:  # names are what BM25 can match in a question in another script: Лавров -> Lavrov
-        return _fused(index, query.latin, None, k, PATHS[mode])
+        return _fused(index, query.latin, None, k, PATHS[mode], where=where)
     if mode is not Mode.RERANK:
-        return _fused(index, query.text, query.vector, k, PATHS[mode])
+        return _fused(index, query.text, query.vector, k, PATHS[mode], where=where)
     # Rerank the RRF top 2*RERANK_DEPTH drawn from each retriever's top 2*RERANK_DEPTH: deep enough
     # that a passage only one retriever ranks first is not lost to RRF's preference for passages in
     # both lists. Asked for more, the rest of the fused list follows them, reordered by the same
     # score without MaxSim: the top never depends on k.
-    pool = _fused(index, query.text, query.vector, 2 * RERANK_DEPTH, PATHS[Mode.HYBRID], RERANK_DEPTH)
+    pool = _fused(index, query.text, query.vector, 2 * RERANK_DEPTH, PATHS[Mode.HYBRID], RERANK_DEPTH, where)
     ranked = rerank(index, query, pool, starts, late=True)
     if k > len(ranked):
         have = {c.row for c in ranked}
-        rest = [c for c in _fused(index, query.text, query.vector, k, PATHS[Mode.HYBRID]) if c.row not in have]
+        rest = [c for c in _fused(index, query.text, query.vector, k, PATHS[Mode.HYBRID], where=where)
+                if c.row not in have]
         ranked += rerank(index, query, rest, late=False)
     return ranked[:k]
 
 
-def _fused(index: IndexReader, text: str, qvec, k: int, path: Path, candidates: int = CANDIDATES) -> list[Candidate]:
+def _fused(index: IndexReader, text: str, qvec, k: int, path: Path, candidates: int = CANDIDATES,
+           where: Where | None = None) -> list[Candidate]:
     """The top ``k`` of the fused lists, each ``max(k, candidates)`` deep; a lexical candidate
     gets its exact cosine when the question has a vector."""
     n = max(k, candidates)
-    dense = index.dense(qvec, n) if qvec is not None and path.dense else []
-    lexical = index.bm25(text, n) if path.lexical else []
+    dense = index.dense(qvec, n, where) if qvec is not None and path.dense else []
+    lexical = index.bm25(text, n, where) if path.lexical else []
     fused = fuse(dense, lexical, path.fusion)
     cos = dict(dense)
     if path.lexical and qvec is not None:
@@ -99,12 +103,12 @@ def _fused(index: IndexReader, text: str, qvec, k: int, path: Path, candidates: 
     return [Candidate(r, fused[r], cos.get(r, 0.0), lex.get(r, 0.0)) for r in order]
 
 
-def _multilingual(index: IndexReader, query: Query, k: int) -> list[Candidate]:
+def _multilingual(index: IndexReader, query: Query, k: int, where: Where | None = None) -> list[Candidate]:
     """A question not in English: multilingual vectors fused with BM25 over the transliterated
     question (names: Лавров -> Lavrov), scored by the MULTILINGUAL table."""
     n = max(CANDIDATES, k)
-    dense = index.dense_ml(query.ml_vector, n)
-    lexical = index.bm25(query.latin, n)
+    dense = index.dense_ml(query.ml_vector, n, where)
+    lexical = index.bm25(query.latin, n, where)
     fused = fuse(dense, lexical, "rrf")
     cos = dict(dense)
     missing = [r for r in fused if r not in cos]
