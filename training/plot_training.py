@@ -48,7 +48,8 @@ def main(argv=None) -> int:
         y = [r[key] for r in rows]
         ax[0].plot(ex, y, alpha=0.25, color=col)
         ys = smooth(y)
-        ax[0].plot(ex[len(ex) - len(ys):], ys, label=lab + " (10-point mean)", color=col)
+        k0 = (len(ex) - len(ys)) // 2  # centred moving average
+        ax[0].plot(ex[k0:k0 + len(ys)], ys, label=lab + " (10-point mean)", color=col)
     ax[0].set_xlabel("training examples seen")
     ax[0].set_ylabel("loss")
     ax[0].legend()
