@@ -72,6 +72,7 @@ class TokenHashEncoder(HashEncoder):
 
 def _use_encoder(monkeypatch, enc):
     monkeypatch.setenv("QA_MULTILINGUAL", "0")  # fast tests: no multilingual vectors
+    monkeypatch.setenv("QA_READER", "0")  # ... and the rules' answers (the reader's tests use a fake model)
     import embeddings.model
     import qa.index.build
 

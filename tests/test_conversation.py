@@ -175,3 +175,48 @@ def test_a_follow_up_nothing_explains_asks_for_the_whole_question(tmp_path, seed
     first = conv.ask("why?")
     assert first.abstained and "ask the whole question" in first.answer and first.understood_as is None
     assert not conv.ask("What did Lavrov say?").abstained
+
+
+class ReadsInContext:
+    """An engine with a reader: it answers a question only when it names Rudenko."""
+
+    reader = object()
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def ask(self, question: str) -> Answer:
+        self.asked.append(question)
+        if "Rudenko" not in question:
+            return Answer(question=question, answer="The articles do not say.", abstained=True)
+        return Answer(question=question, answer=f"About {question} [1].", abstained=False)
+
+
+def test_unresolved_follow_up_is_read_with_the_question_before():
+    engine = ReadsInContext()
+    conv = Conversation(engine)
+    conv.ask("Who is Andrei Rudenko?")
+    got = conv.ask("why?")
+    assert engine.asked == ["Who is Andrei Rudenko?", "why?", "Who is Andrei Rudenko? why?"]
+    assert not got.abstained and got.question == "why?"
+    assert got.understood_as == "Who is Andrei Rudenko? why?"
+    assert conv.last.question == "Who is Andrei Rudenko? why?"
+
+
+def test_unresolved_follow_up_without_a_reader_asks_for_the_whole_question():
+    engine = ReadsInContext()
+    engine.reader = None
+    conv = Conversation(engine)
+    conv.ask("Who is Andrei Rudenko?")
+    got = conv.ask("why?")
+    assert engine.asked == ["Who is Andrei Rudenko?", "why?"]  # never read in context
+    assert got.abstained and "please ask the whole question" in got.answer
+
+
+def test_follow_up_read_in_context_that_still_fails_keeps_its_own_answer():
+    engine = ReadsInContext()
+    conv = Conversation(engine)
+    conv.ask("Who is Taro Kono?")
+    got = conv.ask("why?")
+    assert engine.asked[-1] == "Who is Taro Kono? why?"
+    assert got.abstained and got.understood_as is None and "please ask the whole question" in got.answer

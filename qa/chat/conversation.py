@@ -68,6 +68,8 @@ class Conversation:
             asked = rewritten or question
             answer = self.engine.ask(asked)
             if rewritten is None and answer.abstained and incomplete(question):
+                rewritten, answer = self._read_in_context(question, answer)
+            if rewritten is None and answer.abstained and incomplete(question):
                 # "why?" that nothing before explains: say so, rather than "the articles don't cover this"
                 answer = replace(answer, answer=unresolved(clean_question(question), bool(self.turns)))
             if rewritten is not None:
@@ -76,6 +78,16 @@ class Conversation:
             self.turns = [*self.turns, make_turn(understood, parse_query(understood), answer, self._people())]
             self.turns = self.turns[-self.keep :]
             return answer
+
+    def _read_in_context(self, question: str, answer: Answer) -> tuple[str | None, Answer]:
+        """A follow-up the rewriter could not resolve, asked with the question before it as its
+        context, when the engine has a reader model to read the two together; kept only if the
+        articles answer it (else the follow-up's own abstention stands)."""
+        if not self.turns or getattr(self.engine, "reader", None) is None:
+            return None, answer
+        joined = f"{self.turns[-1].question.rstrip(' ?')}? {clean_question(question)}"
+        again = self.engine.ask(joined)
+        return (None, answer) if again.abstained else (joined, again)
 
     @property
     def last(self) -> Turn | None:

@@ -83,6 +83,8 @@ class _Runtime:
                     # ~/.ray: a later runtime (another HOME) could not find it. One token for the
                     # process's local runtimes, in the environment they inherit; ~/.ray untouched.
                     os.environ.setdefault("RAY_AUTH_TOKEN", secrets.token_hex(32))
+                # Ray waits 30 s for its GCS to start; a busy 2-core machine (load 6) took longer.
+                os.environ.setdefault("RAY_gcs_server_port_wait_time_s", "120")
                 path = os.pathsep.join(p for p in sys.path if p)  # local workers import what the driver does
                 self.ray.init(num_cpus=cpus, object_store_memory=256 * 1024**2,
                               runtime_env={"env_vars": {"PYTHONPATH": path}}, **kwargs)
