@@ -27,7 +27,7 @@ import json
 import os
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -36,9 +36,21 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import (MAX_LENGTH, STRIDE, build_model, decode, exact, f1_score,  # noqa: E402
-                           load_tokenizer, make_features, pad_batch, read_jsonl, roc_auc,
-                           sentence_index, sentence_spans)
+from reader_common import (  # noqa: E402
+    MAX_LENGTH,
+    STRIDE,
+    build_model,
+    decode,
+    exact,
+    f1_score,
+    load_tokenizer,
+    make_features,
+    pad_batch,
+    read_jsonl,
+    roc_auc,
+    sentence_index,
+    sentence_spans,
+)
 
 
 # ------------------------------------------------------------------ running a model
@@ -191,7 +203,8 @@ def evaluate(model: str, examples: list[dict], threads: int = 2, threshold=None,
 
 def squad_examples(path: str) -> list[dict]:
     """Official SQuAD JSON -> reader examples (question + its paragraph + title; all gold answers)."""
-    data = json.load(open(path, encoding="utf-8"))["data"]
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)["data"]
     out = []
     for art in data:
         for p in art["paragraphs"]:
@@ -235,7 +248,8 @@ def main(argv=None) -> int:
 
     ex = squad_examples(args.squad) if args.squad else read_jsonl(args.data)
     if args.meta:
-        meta = json.load(open(args.meta))
+        with open(args.meta) as f:
+            meta = json.load(f)
         if args.threshold is None:
             args.threshold = meta["threshold"]
         if args.head_threshold is None:

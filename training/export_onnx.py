@@ -37,8 +37,18 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from evaluate_reader import OnnxRunner, evaluate, fmt  # noqa: E402
-from reader_common import (MAX_ANSWER_TOKENS, MAX_LENGTH, STRIDE, TITLE_SEP, base_model_path,  # noqa: E402
-                           build_model, load_tokenizer, make_features, pad_batch, read_jsonl)
+from reader_common import (  # noqa: E402
+    MAX_ANSWER_TOKENS,
+    MAX_LENGTH,
+    STRIDE,
+    TITLE_SEP,
+    base_model_path,
+    build_model,
+    load_tokenizer,
+    make_features,
+    pad_batch,
+    read_jsonl,
+)
 
 
 def sha256(path: str) -> str:
@@ -175,7 +185,8 @@ def main(argv=None) -> int:
     t.save(os.path.join(args.out, "tokenizer.json"))
     ck_meta = {}
     if os.path.exists(os.path.join(args.ckpt, "reader_meta.json")):
-        ck_meta = json.load(open(os.path.join(args.ckpt, "reader_meta.json")))
+        with open(os.path.join(args.ckpt, "reader_meta.json")) as f:
+            ck_meta = json.load(f)
     decision = m8.get("decision", "span_minus_null")
     meta = {
         "model": "extractive reader: all-MiniLM-L6-v2 encoder + span head + has-answer head, int8 (dynamic, "

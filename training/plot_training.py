@@ -36,11 +36,11 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="/work/data/reader-figs")
     args = ap.parse_args(argv)
     os.makedirs(args.out, exist_ok=True)
-    rows = [json.loads(x) for x in open(args.log) if x.strip()]
+    with open(args.log) as f:
+        rows = [json.loads(x) for x in f if x.strip()]
     # a resumed run appends: keep the last record of each step
     by_step = {r["step"]: r for r in rows}
     rows = [by_step[k] for k in sorted(by_step)]
-    steps = np.array([r["step"] for r in rows])
     ex = np.array([r["examples"] for r in rows])
 
     fig, ax = plt.subplots(1, 2, figsize=(11, 4))
@@ -72,7 +72,8 @@ def main(argv=None) -> int:
         m = re.search(r"step-(\d+)", os.path.basename(f))
         if not m:
             continue
-        d = json.load(open(f))
+        with open(f) as fh:
+            d = json.load(fh)
         evals.append((int(m.group(1)), os.path.basename(f), d))
     if evals:
         fig, ax = plt.subplots(1, 2, figsize=(11, 4))

@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import random
-import re
 import sys
 from collections import Counter
 
@@ -124,7 +123,6 @@ def build_split(articles: list[dict], rng: random.Random, crop_p: float, bm25_to
     corpus_tokens = bm25s.tokenize([c for _, _, c in paras], stopwords="en", show_progress=False)
     retriever = bm25s.BM25()
     retriever.index(corpus_tokens, show_progress=False)
-    pid_of = {(ai, pi): k for k, (ai, pi, _) in enumerate(paras)}
 
     questions = []
     for ai, art in enumerate(articles):
@@ -191,10 +189,8 @@ def build_split(articles: list[dict], rng: random.Random, crop_p: float, bm25_to
             continue
         nk, nai, nctx, span = neg
         if span is None:
-            if rng.random() < crop_p:
-                span = crop_random(nctx, rng.randint(200, 1000), rng)
-            else:
-                span = (0, len(nctx))
+            cropped = rng.random() < crop_p
+            span = crop_random(nctx, rng.randint(200, 1000), rng) if cropped else (0, len(nctx))
         s, e = strip_span(nctx, *span)
         passage = nctx[s:e]
         if contains_any(passage, gold) or not passage:

@@ -280,7 +280,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 def sentence_index(spans: list[tuple[int, int]], pos: int) -> int:
-    for i, (a, b) in enumerate(spans):
+    for i, (_a, b) in enumerate(spans):
         if pos < b or i == len(spans) - 1:
             return i
     return len(spans) - 1

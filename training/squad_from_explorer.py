@@ -164,7 +164,7 @@ def find_offset(context: str, answer: str, question: str) -> tuple[int | None, s
 
 
 def qid_for(title: str, pi: int, qi: int, question: str) -> str:
-    h = hashlib.sha1(f"{title}|{pi}|{qi}|{question}".encode("utf-8")).hexdigest()
+    h = hashlib.sha1(f"{title}|{pi}|{qi}|{question}".encode()).hexdigest()
     return "x11" + h[:21]
 
 

