@@ -102,7 +102,8 @@ def decide(d: Draft) -> Answer:
             return abstention(query.text)
         scores = lead_scores(d, TESTS.get(kind(query)))
         picked = arrange(query, d.picked, lead=scores)
-        return compose(query.text, picked, query.recent, short=reader_short(d, picked[0]))
+        short = reader_short(d, picked[0]) or short_answer(query, picked)
+        return compose(query.text, picked, query.recent, short=short)
     if should_abstain(d.best_dense, d.best_cov) and (d.best_cov < COVERAGE_MIN or should_abstain(dense, d.best_cov)):
         return abstention(query.text)
     picked = arrange(query, d.picked)
