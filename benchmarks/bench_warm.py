@@ -40,12 +40,17 @@ def measure(index_dir: Path, calls: int = 500) -> dict[str, list[float]]:
             "encode": timed(lambda q: engine.encoder.encode([q]), qs, calls)}
 
 
+# p50 / p99 targets (ms): search as before; ask reads up to 5 passages with the reader model (issue 19)
+TARGETS = {"ask": (150, 400), "search": (20, 60)}
+
+
 def rows_for(lat: dict[str, list[float]]) -> list[dict]:
     rows = []
     for name, label in (("ask", "engine.ask"), ("search", "engine.search (k=10)")):
         v = lat[name]
-        rows.append(row("warm", f"{label} p50 ({len(v)} calls)", median(v), "ms", "≤ 20 ms", median(v) <= 20))
-        rows.append(row("warm", f"{label} p99", pct(v, 99), "ms", "≤ 60 ms", pct(v, 99) <= 60,
+        p50, p99 = TARGETS[name]
+        rows.append(row("warm", f"{label} p50 ({len(v)} calls)", median(v), "ms", f"≤ {p50} ms", median(v) <= p50))
+        rows.append(row("warm", f"{label} p99", pct(v, 99), "ms", f"≤ {p99} ms", pct(v, 99) <= p99,
                         f"max {max(v):.1f} ms"))
     e = lat["encode"]
     rows.append(row("warm", "query encoding alone (OnnxEncoder.encode, 1 text) p50 / p99",
