@@ -31,6 +31,8 @@ from qa.question.query import parse_query, transliterate
     ("What position does Takeo Mori hold?", "definition"),
     ("What did Lavrov say about Aegis Ashore?", "statement"),
     ("Что Лавров сказал о суверенитете?", "statement"),
+    ("and what did Kono say?", "statement"),  # a follow-up's "and" / "а" does not hide the speaker
+    ("А что сказал Коно?", "statement"),
     ("Who is Japan's foreign minister now?", "present"),
     ("Are the talks still frozen?", "present"),
     ("Кто сейчас возглавляет правительство Японии?", "present"),
