@@ -24,6 +24,7 @@ from embeddings.errors import ModelError
 
 FOLDER = Path(__file__).resolve().parent / "reader"
 MAX_ANSWER_TOKENS = 30
+MAX_QUESTION_TOKENS = 64  # a longer question is cut (as SQuAD readers do); the passage needs the room
 TOP = 20  # start and end candidates tried per window
 
 
@@ -109,6 +110,9 @@ class Reader:
             self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
             self.tokenizer.no_padding()
             self.tokenizer.enable_truncation(self.max_length, stride=self.stride, strategy="only_second")
+            self.question_tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+            self.question_tokenizer.no_padding()
+            self.question_tokenizer.no_truncation()
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = threads or min(2, os.cpu_count() or 1)
             opts.inter_op_num_threads = 1
@@ -121,14 +125,22 @@ class Reader:
         self.threshold = float(meta.get("threshold", 0.0))  # answerable when best span - null > this (closed setting)
         self.outputs = [o.name for o in self.session.get_outputs()]
 
+    def cut_question(self, question: str) -> str:
+        """The question, cut to its first MAX_QUESTION_TOKENS tokens (a quarter of a window at most)."""
+        question = question.strip()
+        limit = min(MAX_QUESTION_TOKENS, self.max_length // 4)
+        offsets = self.question_tokenizer.encode(question, add_special_tokens=False).offsets
+        return question[: offsets[limit - 1][1]] if len(offsets) > limit else question
+
     def read(self, question: str, passages: Sequence[tuple[str, str]]) -> list[Reading]:
         """One ``Reading`` per ``(title, text)`` passage, all windows in one batch."""
         if not passages:
             return []
+        question = self.cut_question(question)
         encs, owner, shift = [], [], []
         for i, (title, text) in enumerate(passages):
             prefix = f"{title}{self.title_sep}" if title else ""
-            first = self.tokenizer.encode(question.strip(), prefix + text)
+            first = self.tokenizer.encode(question, prefix + text)
             for enc in (first, *first.overflowing):
                 encs.append(enc)
                 owner.append(i)

@@ -34,6 +34,15 @@ def test_a_long_passage_is_read_in_windows(tmp_path):
     assert text[span.start : span.end] == "Tokyo" and span.score == 20.0
 
 
+def test_a_long_question_is_cut_not_an_error(tmp_path):
+    reader = Reader(make_fake_reader(tmp_path / "r", "munich", "february", max_length=32, stride=8))
+    question = "Where did the two ministers meet " * 60  # 360 words; a window holds 32 tokens
+    assert len(reader.cut_question(question).split()) == 8  # a quarter of the window
+    (reading,) = reader.read(question, [("Talks", TEXT)])
+    span = reading.best_span()
+    assert TEXT[span.start : span.end] == "Munich in February"
+
+
 def test_no_passages_no_run(tmp_path):
     assert Reader(make_fake_reader(tmp_path / "r", "munich", "munich")).read("Q?", []) == []
 

@@ -37,3 +37,11 @@ def test_it_finds_the_place_and_prefers_the_passage_that_answers():
     assert span.score - near.null > reader.threshold
     assert far.best_span().score - far.null < reader.threshold
     assert near.has_answer > far.has_answer
+
+
+def test_a_question_at_the_cli_limit_is_read():
+    """2,000 characters (qa ask's limit; the bot's is lower) is far more than a window holds."""
+    question = ("Where did Lavrov and Kono meet in February, and what did they say about the treaty? " * 30)[:2000]
+    (reading,) = Reader().read(question, [("Talks", PASSAGE)])
+    span = reading.best_span()
+    assert span is not None and "Munich" in PASSAGE[span.start : span.end]
