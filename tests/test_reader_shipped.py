@@ -28,8 +28,12 @@ def test_the_shipped_files_are_the_ones_the_card_and_meta_describe():
     assert meta["step"] == 1200 and available()
 
 
-def test_it_finds_the_place_and_prefers_the_passage_that_answers():
-    reader = Reader()
+@pytest.fixture(scope="module")
+def reader() -> Reader:
+    return Reader()
+
+
+def test_it_finds_the_place_and_prefers_the_passage_that_answers(reader):
     near, far = reader.read("Where did Lavrov and Kono meet in February?", [("Talks", PASSAGE), ("Farming", UNRELATED)])
     span = near.best_span()
     assert "Munich" in PASSAGE[span.start : span.end]
@@ -39,9 +43,9 @@ def test_it_finds_the_place_and_prefers_the_passage_that_answers():
     assert near.has_answer > far.has_answer
 
 
-def test_a_question_at_the_cli_limit_is_read():
+def test_a_question_at_the_cli_limit_is_read(reader):
     """2,000 characters (qa ask's limit; the bot's is lower) is far more than a window holds."""
     question = ("Where did Lavrov and Kono meet in February, and what did they say about the treaty? " * 30)[:2000]
-    (reading,) = Reader().read(question, [("Talks", PASSAGE)])
+    (reading,) = reader.read(question, [("Talks", PASSAGE)])
     span = reading.best_span()
     assert span is not None and "Munich" in PASSAGE[span.start : span.end]

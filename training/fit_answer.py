@@ -196,9 +196,7 @@ def main() -> None:
     y = np.array([r["answerable"] for r in rows], float)
     aw = fit_logistic(x, y)
     p = 1 / (1 + np.exp(-x @ aw))
-    from qa.answer.abstain import should_abstain
-
-    doubt = np.array([should_abstain(r["answer"]["dense"], r["answer"]["coverage"]) for r in rows])
+    doubt = np.array([reading.doubtful(r["answer"]) for r in rows])
     src = {s: np.array([r["source"] == s for r in rows]) for s in sources}
 
     def abstains(lo: float, hi: float) -> np.ndarray:

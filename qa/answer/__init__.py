@@ -16,7 +16,7 @@ import numpy as np
 from qa.answer.abstain import COVERAGE_MIN, DENSE_ANSWERABLE, should_abstain, should_abstain_foreign
 from qa.answer.compose import abstention, compose, not_named, not_on_topic, statements_header
 from qa.answer.lead import TESTS, arrange, kind, short_answer
-from qa.answer.reading import Draft, answerable, lead_scores, read, reader_short
+from qa.answer.reading import Draft, answerable, lead_scores, read
 from qa.answer.select import (
     ANSWER_PASSAGES,
     MAX_STATEMENTS,
@@ -102,8 +102,7 @@ def decide(d: Draft) -> Answer:
             return abstention(query.text)
         scores = lead_scores(d, TESTS.get(kind(query)))
         picked = arrange(query, d.picked, lead=scores)
-        short = reader_short(d, picked[0]) or short_answer(query, picked)
-        return compose(query.text, picked, query.recent, short=short)
+        return compose(query.text, picked, query.recent, short=short_answer(query, picked))
     if should_abstain(d.best_dense, d.best_cov) and (d.best_cov < COVERAGE_MIN or should_abstain(dense, d.best_cov)):
         return abstention(query.text)
     picked = arrange(query, d.picked)

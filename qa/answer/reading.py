@@ -3,7 +3,7 @@
 The reader (``embeddings.reader``) reads the question with each of the best passages and scores
 every span: the best span inside a candidate sentence says how well that sentence answers, the
 passage's "no answer" score how likely it is that none of it does. Those scores, put on one scale
-across the question's candidates, are the features the lead, the short answer and abstention use
+across the question's candidates, are the features the lead and abstention use
 (``FEATURES``; their weights are fitted by ``training/fit_answer.py``).
 """
 
@@ -106,10 +106,9 @@ LEAD_WEIGHTS = {"rules": 1.0, "test": 0.25, "prob": 0.0, "margin": 0.25}
 ANSWER_WEIGHTS = {"bias": -0.458, "margin": 1.951, "has": 1.344, "coverage": 0.83, "dense": 0.211}
 ANSWER_MIN = 0.32
 DOUBTFUL_MIN = 0.86
-# A short answer: the lead's best span, when its share of the candidates' span scores is at least this.
-# None: off. No floor made the reader's spans exact for 80 % of the questions (news ~60 %, SQuAD
-# ~56 % at 0.95), so the rules' short answer (lead.short_answer) is kept.
-SHORT_MIN_PROB: float | None = None
+# Short answers stay the rules' (lead.short_answer): no floor on the reader's span share made its
+# spans exact for 80 % of the questions (news <= 74 %, SQuAD <= 57 %; training/fit_answer.py measures
+# them with these bounds).
 SHORT_MAX_WORDS = 8
 NO_SHORT = frozenset({"yesno", "statement", "why", "list"})  # kinds whose answer is a sentence, not a span
 
@@ -148,18 +147,16 @@ def answer_features(d: Draft) -> dict[str, float]:
     }
 
 
+def doubtful(f: dict[str, float]) -> bool:
+    """Whether retrieval alone would abstain on these answer features (the rules' test)."""
+    return should_abstain(f["dense"], f["coverage"])
+
+
 def answerable(d: Draft) -> bool:
     """Whether the evidence says the articles answer the question."""
     f = answer_features(d)
     z = sum(ANSWER_WEIGHTS[k] * f[k] for k in ANSWER_WEIGHTS)
-    floor = DOUBTFUL_MIN if should_abstain(f["dense"], f["coverage"]) else ANSWER_MIN
+    floor = DOUBTFUL_MIN if doubtful(f) else ANSWER_MIN
     return 1 / (1 + math.exp(-z)) >= floor
 
 
-def reader_short(d: Draft, lead: Picked) -> str | None:
-    """The lead's best span as the short answer, when the reader is sure of it."""
-    e = d.evidence.get(id(lead))
-    if SHORT_MIN_PROB is None or e is None or d.query.asks in NO_SHORT or e.prob < SHORT_MIN_PROB or e.margin <= 0:
-        return None
-    text = span_text(lead, e)
-    return text if text and len(text.split()) <= SHORT_MAX_WORDS else None

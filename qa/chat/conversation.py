@@ -69,9 +69,9 @@ class Conversation:
             answer = self.engine.ask(asked)
             if rewritten is None and answer.abstained and incomplete(question):
                 rewritten, answer = self._read_in_context(question, answer)
-            if rewritten is None and answer.abstained and incomplete(question):
-                # "why?" that nothing before explains: say so, rather than "the articles don't cover this"
-                answer = replace(answer, answer=unresolved(clean_question(question), bool(self.turns)))
+                if rewritten is None:
+                    # "why?" that nothing before explains: say so, rather than "the articles don't cover this"
+                    answer = replace(answer, answer=unresolved(clean_question(question), bool(self.turns)))
             if rewritten is not None:
                 answer = replace(answer, question=clean_question(question), understood_as=rewritten)
             understood = rewritten or clean_question(question)

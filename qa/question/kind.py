@@ -11,7 +11,14 @@ from __future__ import annotations
 
 import re
 
-from qa.text.words import QUESTION_SPEECH_VERBS, ROLE_NOUNS, RU_SPEECH_VERBS, alternation
+from qa.text.words import (
+    QUESTION_SPEECH_VERBS,
+    ROLE_NOUNS,
+    RU_SAY_LEAD_IN,
+    RU_SPEECH_VERBS,
+    SAY_LEAD_IN,
+    alternation,
+)
 
 TYPES = ("who", "where", "when", "number", "list", "why", "yesno", "definition", "statement", "present", "other")
 
@@ -38,12 +45,11 @@ _RULES: tuple[tuple[str, re.Pattern], ...] = (
                          r"(?:what|which) (?:city|country|place|venue|capital)\b|"
                          r"где|куда|откуда|в каком (?:городе|месте))",
                          _I)),
-    ("statement", re.compile(r"^\s*(?:(?:so|and|but|then|ok|okay)[\s,]+)?"
-                             r"what (?:did|does|do|has|have|had|was|is|were)\s+.+?\s+"
+    ("statement", re.compile(rf"^\s*{SAY_LEAD_IN}what (?:did|does|do|has|have|had|was|is|were)\s+.+?\s+"
                              rf"{alternation(QUESTION_SPEECH_VERBS)}\b|"
                              r"^\s*how did .+ (?:describe|characteri[sz]e|explain|assess)\b|"
                              r"^\s*according to [A-Z][\w.-]*(?: [A-Z][\w.-]*)*, what\b|"
-                             rf"^\s*(?:[аи]\s+)?что (?:\w+ )?{alternation(RU_SPEECH_VERBS)}", _I)),
+                             rf"^\s*{RU_SAY_LEAD_IN}что (?:\w+ )?{alternation(RU_SPEECH_VERBS)}", _I)),
     ("definition", re.compile(r"^\s*(?:who|what)\s+(?:is|was|are|were)\s+(?!the\b|a\b|an\b|it\b|this\b|that\b|there\b|"
                               r"\w+ing\b)[A-Z\"“«][\w.\"”»'’ -]*\??\s*$|"
                               r"^\s*what (?:position|post|role|job|title|office)\b|"

@@ -19,7 +19,7 @@ from embeddings.token_index import TokenStates
 from qa.errors import QuestionError
 from qa.question.kind import question_type
 from qa.text.terms import query_tokens, question_terms
-from qa.text.words import QUESTION_SPEECH_VERBS, RU_SPEECH_VERBS, alternation
+from qa.text.words import QUESTION_SPEECH_VERBS, RU_SAY_LEAD_IN, RU_SPEECH_VERBS, SAY_LEAD_IN, alternation
 
 MAX_QUESTION_CHARS = 2000
 
@@ -107,18 +107,18 @@ def wants_recent(question: str) -> bool:
 # ---------------------------------------------------------------- "what did X say"
 
 _SAY_QUESTION = re.compile(
-    r"^\s*(?:(?:so|and|but|then|ok|okay)[\s,]+)?what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+"
+    rf"^\s*{SAY_LEAD_IN}what\s+(?:did|does|do|has|have|had|was|is)\s+(?P<who>.+?)\s+"
     rf"{alternation(QUESTION_SPEECH_VERBS)}\b(?P<rest>.*)$",
     re.IGNORECASE,
 )
 _RU_SAID = alternation(RU_SPEECH_VERBS)
 _SAY_RU = re.compile(
-    rf"^\s*(?:[аи]\s+)?что\s+{_RU_SAID}\s+"
+    rf"^\s*{RU_SAY_LEAD_IN}что\s+{_RU_SAID}\s+"
     r"(?P<who>[^?,]+?)(?P<rest>(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$",
     re.IGNORECASE,
 )
 _SAY_RU_NAME_FIRST = re.compile(  # "Что Лавров сказал о ...?"
-    rf"^\s*(?:[АаИи]\s+)?[Чч]то\s+(?P<who>[А-ЯЁ][\w-]+(?:\s+[А-ЯЁ][\w-]+)?)\s+{_RU_SAID}"
+    rf"^\s*{RU_SAY_LEAD_IN}[Чч]то\s+(?P<who>[А-ЯЁ][\w-]+(?:\s+[А-ЯЁ][\w-]+)?)\s+{_RU_SAID}"
     r"(?P<rest>(?:\s+\w+)*?(?:\s+(?:о|об|про|насчет|по поводу)\b.*)?)\??\s*$")
 
 

@@ -80,6 +80,11 @@ FUNCTION_WORDS = ("the", "of", "a", "an", "and", "in", "on", "at", "to", "for", 
                   "its", "his", "her", "their", "this", "that", "it")
 
 
+# What a follow-up may start with before "what did X say": "and", "so", ... / "а", "и"
+SAY_LEAD_IN = r"(?:(?:so|and|but|then|ok|okay)[\s,]+)?"
+RU_SAY_LEAD_IN = r"(?:[АаИи]\s+)?"
+
+
 def alternation(words: Iterable[str], capture: bool = False) -> str:
     """A regex group matching any of ``words`` (longest first; a space matches any run of spaces)."""
     parts = sorted({re.escape(w).replace(r"\ ", r"\s+") for w in words}, key=lambda w: (-len(w), w))
